@@ -1,0 +1,70 @@
+// ONNX Runtime sessions over our graphs: execution providers with a clear error when one
+// cannot start, and `auto`, which tries the accelerators in order and falls back to the CPU.
+import ort from 'onnxruntime-node';
+import { Graph } from '../graph/graph.js';
+import { toOnnx } from '../graph/onnx.js';
+
+export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
+export const PROVIDERS: Provider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+
+export class ProviderError extends Error {}
+
+const HOW_TO_GET: Record<string, string> = {
+  cuda: 'the CUDA execution provider is installed by `npm install onnxruntime-node --onnxruntime-node-install=cuda12` on a machine with an NVIDIA GPU and CUDA 12',
+  webgpu: 'the WebGPU execution provider needs a GPU with a working Vulkan driver',
+};
+
+export interface SessionOptions {
+  provider?: Provider;
+  threads?: number;
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** print the fallback notice of `auto` (default true) */
+  quiet?: boolean;
+  /** ORT's per-op profiler writes a JSON trace with this prefix */
+  profilePrefix?: string;
+}
+
+export interface Session {
+  ort: ort.InferenceSession;
+  provider: Exclude<Provider, 'auto'>;
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o: SessionOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: [provider],
+    intraOpNumThreads: o.threads ?? 0,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: o.optimization ?? 'all',
+    logSeverityLevel: 3,
+    enableProfiling: !!o.profilePrefix,
+    profileFilePrefix: o.profilePrefix,
+  });
+}
+
+export async function createSession(graph: Graph | Uint8Array, o: SessionOptions = {}): Promise<Session> {
+  const bytes = graph instanceof Uint8Array ? graph : toOnnx(graph);
+  const wanted = o.provider ?? 'cpu';
+  const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [wanted];
+  const failures: string[] = [];
+  for (const p of order) {
+    try {
+      const s = await create(bytes, p, o);
+      if (wanted === 'auto' && p === 'cpu' && failures.length && !o.quiet) {
+        console.error(`note: no accelerator available (${failures.join('; ')}); running on the CPU`);
+      }
+      return { ort: s, provider: p, run: (feeds) => s.run(feeds), release: () => s.release() };
+    } catch (e) {
+      const msg = (e as Error).message.split('\n')[0];
+      if (wanted !== 'auto') {
+        if (p === 'cpu') throw e;
+        throw new ProviderError(`execution provider "${p}" could not start: ${msg}. ${HOW_TO_GET[p] ?? ''}`.trim());
+      }
+      failures.push(`${p}: ${msg.slice(0, 120)}`);
+    }
+  }
+  throw new ProviderError(`no execution provider could start: ${failures.join('; ')}`);
+}
+
+export { ort };

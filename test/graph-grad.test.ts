@@ -1,0 +1,89 @@
+// Every op's gradient against float64 central differences (max rel error < 1e-6 on
+// entries with |g| >= 1e-3).
+import { test } from 'node:test';
+import { checkGrad } from './gradcheck.js';
+import { attention, causalBias, crossEntropy, linear, rmsNorm, rope, ropeTables, silu } from '../src/graph/nn.js';
+
+const i64 = (v: number[]) => BigInt64Array.from(v.map(BigInt));
+const f64 = (v: ArrayLike<number>) => Float64Array.from(v);
+
+const unary: [string, (g: any, x: any) => any, boolean?][] = [
+  ['Neg', (g, x) => g.neg(x)], ['Exp', (g, x) => g.exp(x)], ['Sigmoid', (g, x) => g.sigmoid(x)],
+  ['Log', (g, x) => g.log(x), true], ['Sqrt', (g, x) => g.sqrt(x), true], ['Reciprocal', (g, x) => g.reciprocal(x), true],
+  ['Pow', (g, x) => g.pow(x, 3)], ['SiLU', (g, x) => silu(g, x)], ['Identity', (g, x) => g.identity(x)],
+  ['Softmax', (g, x) => g.softmax(x, -1)], ['Softmax axis 0', (g, x) => g.softmax(x, 0)], ['LogSoftmax', (g, x) => g.logSoftmax(x, 1)],
+  ['ReduceSum', (g, x) => g.reduceSum(x, [1], false)], ['ReduceSum keepdims', (g, x) => g.reduceSum(x, [0, 2], true)],
+  ['ReduceMean', (g, x) => g.reduceMean(x, [2], false)], ['ReduceMax', (g, x) => g.reduceMax(x, [1], true)],
+  ['Reshape', (g, x) => g.reshape(x, [0, -1])], ['Transpose', (g, x) => g.transpose(x, [2, 0, 1])],
+  ['Slice', (g, x) => g.slice(x, 2, 1, 3)], ['Unsqueeze', (g, x) => g.unsqueeze(x, [1])],
+  ['Squeeze', (g, x) => g.squeeze(g.slice(x, 1, 0, 1), [1])], ['Split', (g, x) => { const [a, b] = g.split(x, 2, [1, 3]); return g.mul(g.reduceSum(a, [2], true), b); }],
+  ['Concat', (g, x) => g.concat([x, g.exp(x)], 1)], ['Expand', (g, x) => g.expand(g.slice(x, 1, 0, 1), g.ints([2, 3, 4]), [2, 3, 4])],
+  ['TopK', (g, x) => g.topk(x, 2, -1)[0]],
+];
+
+for (const [name, fn, positive] of unary) {
+  test(`grad ${name}`, async () => {
+    await checkGrad([{ name: 'x', shape: [2, 3, 4], positive }], (g, [x]) => fn(g, x));
+  });
+}
+
+test('grad broadcasting binary ops (Add Sub Mul Div Max Pow)', async () => {
+  await checkGrad([{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [3, 1], positive: true }], (g, [a, b]) =>
+    g.add(g.add(g.sub(g.mul(a, b), b), g.div(a, b)), g.add(g.max(a, g.mul(b, 0.3)), g.pow(b, g.add(g.mul(a, 0.1), 1)))));
+});
+
+test('grad MatMul batched, 3-D x 2-D, and Gemm with transposes', async () => {
+  await checkGrad([{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [2, 4, 5] }, { name: 'w', shape: [4, 6] }],
+    (g, [a, b, w]) => g.add(g.reduceSum(g.matmul(a, b), [2], false), g.reduceSum(g.matmul(a, w), [2], false)));
+  for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    await checkGrad([{ name: 'a', shape: tA ? [4, 3] : [3, 4] }, { name: 'b', shape: tB ? [5, 4] : [4, 5] }],
+      (g, [a, b]) => g.gemm(a, b, tA, tB, 0.7));
+  }
+});
+
+test('grad Cast (linear, so a large step is exact despite float32 rounding)', async () => {
+  await checkGrad([{ name: 'x', shape: [2, 3] }], (g, [x]) => g.cast(g.cast(x, 'float32'), 'float64'), { eps: 0.5 });
+});
+
+test('grad Where', async () => {
+  await checkGrad([{ name: 'a', shape: [3, 4] }, { name: 'b', shape: [4] }], (g, [a, b]) => g.where(g.greater(a, 0), a, g.mul(b, 2)));
+});
+
+test('grad Gather (embedding with repeated ids) and GatherElements', async () => {
+  await checkGrad([{ name: 'E', shape: [7, 3] }, { name: 'ids', shape: [2, 3], dtype: 'int64', data: i64([1, 4, 1, 6, 0, 4]) }],
+    (g, [E, ids]) => g.gather(E, ids));
+  await checkGrad([{ name: 'x', shape: [3, 5] }, { name: 'idx', shape: [3, 2], dtype: 'int64', data: i64([0, 4, 2, 2, 1, 3]) }],
+    (g, [x, idx]) => g.gatherElements(x, idx, 1));
+});
+
+test('grad Linear, weight [out, in], with the weight frozen or trained', async () => {
+  await checkGrad([{ name: 'x', shape: [2, 3, 4] }, { name: 'w', shape: [5, 4] }], (g, [x, w]) => linear(g, x, w));
+  await checkGrad([{ name: 'x', shape: [2, 3, 4] }, { name: 'w', shape: [5, 4], diff: false }], (g, [x, w]) => linear(g, x, w));
+});
+
+test('grad RMSNorm', async () => {
+  await checkGrad([{ name: 'x', shape: [2, 3, 8] }, { name: 'w', shape: [8] }], (g, [x, w]) => rmsNorm(g, x, w, 1e-5));
+});
+
+test('grad rotary embedding (rotate-half)', async () => {
+  const { cos, sin } = ropeTables(4, 3, 3, 10000);
+  await checkGrad([{ name: 'x', shape: [2, 3, 2, 4] }, { name: 'cos', shape: [3, 4], data: f64(cos), diff: false },
+    { name: 'sin', shape: [3, 4], data: f64(sin), diff: false }], (g, [x, c, s]) => rope(g, x, c, s));
+});
+
+test('grad causal grouped-query attention, with and without a padding bias', async () => {
+  const T = 3, H = 4, KV = 2, hd = 4;
+  const bias = f64(causalBias(H / KV, T, T));
+  await checkGrad([{ name: 'q', shape: [2, T, H, hd] }, { name: 'k', shape: [2, T, KV, hd] }, { name: 'v', shape: [2, T, KV, hd] },
+    { name: 'bias', shape: [H / KV * T, T], data: bias, diff: false }], (g, [q, k, v, b]) => attention(g, q, k, v, b));
+  const padded = new Float64Array(2 * H / KV * T * T);
+  padded.set(bias, 0); padded.set(bias, bias.length);
+  for (let r = 0; r < H / KV * T; r++) padded[bias.length + r * T + 2] = -1e9; // second row: key 2 is padding
+  await checkGrad([{ name: 'q', shape: [2, T, H, hd] }, { name: 'k', shape: [2, T, KV, hd] }, { name: 'v', shape: [2, T, KV, hd] },
+    { name: 'bias', shape: [2, 1, H / KV * T, T], data: padded, diff: false }], (g, [q, k, v, b]) => attention(g, q, k, v, b));
+});
+
+test('grad cross-entropy with ignore_index -100', async () => {
+  await checkGrad([{ name: 'logits', shape: [5, 7] }, { name: 'labels', shape: [5], dtype: 'int64', data: i64([3, -100, 0, 6, -100]) }],
+    (g, [l, y]) => crossEntropy(g, l, y));
+});
