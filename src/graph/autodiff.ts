@@ -162,6 +162,13 @@ export const VJP: Record<string, Vjp> = {
     const zeros = g.zeros(g.shapeOf(data!), data!.shape, data!.dtype);
     return [g.scatterElements(zeros, idx!, gy!, intAttr(ctx, 'axis'), 'add'), null];
   },
+  GatherND: ({ g, inputs: [data, idx], gradOut: [gy] }) =>
+    [g.scatterND(g.zeros(g.shapeOf(data!), data!.shape, data!.dtype), idx!, gy!, 'add'), null],
+  ScatterND: (ctx) => {
+    const { g, inputs: [, idx], gradOut: [gy], need } = ctx;
+    if ((ctx.attrs.reduction as { s: string } | undefined)?.s !== 'add') throw new GraphError('autodiff: only ScatterND with reduction "add" is differentiable');
+    return [need[0] ? gy : null, null, need[2] ? g.gatherND(gy!, idx!) : null];
+  },
   TopK: (ctx) => {
     const { g, inputs: [x], outputs: [, idx], gradOut: [gv] } = ctx;
     const zeros = g.zeros(g.shapeOf(x!), x!.shape, x!.dtype);
@@ -202,9 +209,12 @@ export function grad(g: Graph, losses: Tensor[] | { loss: Tensor; weight: number
   for (const { loss } of terms) if (loss.rank !== 0) throw new GraphError(`grad: loss ${loss} must be a scalar`);
   const forward = units(g.nodes);
 
-  // Which tensors depend on a wrt tensor (only those need gradients).
+  // Which float tensors depend on a wrt tensor (only those need gradients; integer and
+  // bool tensors such as routing decisions carry none).
   const live = new Set<string>(wrt.map((t) => t.name));
-  for (const u of forward) if (u.inputs.some((t) => t && live.has(t.name))) for (const o of u.outputs) live.add(o.name);
+  for (const u of forward) {
+    if (u.inputs.some((t) => t && live.has(t.name))) for (const o of u.outputs) if (FLOAT.has(o.dtype)) live.add(o.name);
+  }
 
   const contrib = new Map<string, Tensor[]>();
   const push = (t: Tensor, gt: Tensor) => { const l = contrib.get(t.name); if (l) l.push(gt); else contrib.set(t.name, [gt]); };

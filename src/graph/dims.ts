@@ -44,8 +44,11 @@ export function prodDims(ds: Dim[]): Dim {
   return ds.reduce<Dim>((p, d) => mulDims(p, d), 1);
 }
 
+/** Dims whose size only the runtime knows (NonZero counts, concatenations) start with '?'. */
+export const isUnknown = (d: Dim): boolean => typeof d === 'string' && d.startsWith('?');
+
 export function sameDim(a: Dim, b: Dim): boolean {
-  return format(parse(a)) === format(parse(b));
+  return isUnknown(a) || isUnknown(b) || format(parse(a)) === format(parse(b));
 }
 
 export function isStatic(shape: Dim[]): shape is number[] {

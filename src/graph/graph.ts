@@ -1,7 +1,7 @@
 // A small symbolic graph builder over standard ONNX ops. Each op method checks shapes at
 // build time and throws a GraphError naming the op and the shapes, so mistakes never
 // surface later as a cryptic ONNX Runtime error.
-import { Dim, divDims, mulDims, prodDims, sameDim, shapeStr } from './dims.js';
+import { Dim, divDims, isUnknown, mulDims, prodDims, sameDim, shapeStr } from './dims.js';
 
 export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8';
 export type FloatType = 'float32' | 'float64';
@@ -70,7 +70,8 @@ export function broadcastShapes(op: string, ...ts: Tensor[]): Dim[] {
       if (k < 0) continue;
       const e = t.shape[k];
       if (e === 1) continue;
-      if (d === 1) d = e;
+      if (d === 1 || (isUnknown(d) && !isUnknown(e))) d = e;
+      else if (isUnknown(e)) continue;
       else if (!sameDim(d, e)) fail(op, `shapes do not broadcast at axis ${i} (${d} vs ${e})`, ts);
     }
     out.push(d);
@@ -290,6 +291,8 @@ export class Graph {
       len = Math.max(0, e - s);
     } else if (start >= 0 && end >= 0 && end < 2 ** 62) {
       len = end - start;
+    } else if (start < 0 && end >= 2 ** 31) {
+      len = -start;
     } else {
       len = this.fresh('?slice');
     }
@@ -361,6 +364,13 @@ export class Graph {
     const attrs: Record<string, Attr> = { axis: { i: a } };
     if (reduction !== 'none') attrs.reduction = { s: reduction };
     return this.node('ScatterElements', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }], attrs)[0];
+  }
+
+  gatherND(data: Tensor, indices: Tensor): Tensor {
+    const k = indices.shape[indices.rank - 1];
+    if (typeof k !== 'number') fail('GatherND', 'last indices dim must be static', [data, indices]);
+    const shape = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
+    return this.node('GatherND', [data, indices], [{ dtype: data.dtype, shape }])[0];
   }
 
   scatterND(data: Tensor, indices: Tensor, updates: Tensor, reduction: 'none' | 'add' = 'none'): Tensor {

@@ -1,0 +1,172 @@
+// MiniMind as a graph: dense or mixture-of-experts decoder layers (RMSNorm, RoPE,
+// grouped-query attention, SwiGLU), tied embeddings. One builder serves training
+// (loss and gradients) and decoding (KV cache, logits of the last position).
+import { mulDims } from '../graph/dims.js';
+import { grad } from '../graph/autodiff.js';
+import { FloatType, Graph, Tensor } from '../graph/graph.js';
+import { attention, crossEntropy, linear, rmsNorm, rope, silu } from '../graph/nn.js';
+import { headDim, MiniMindConfig } from './config.js';
+import { paramSpecs } from './params.js';
+
+type ParamFn = (name: string) => Tensor;
+/** Hook that may wrap a linear layer (LoRA adapters); gets the weight name. */
+export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor) => Tensor;
+
+interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook }
+
+const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)));
+
+function swiglu(ctx: Ctx, x: Tensor, prefix: string): Tensor {
+  const { g } = ctx;
+  return proj(ctx, g.mul(silu(g, proj(ctx, x, `${prefix}.gate_proj.weight`)), proj(ctx, x, `${prefix}.up_proj.weight`)), `${prefix}.down_proj.weight`);
+}
+
+/**
+ * DeepSeek-style MoE: softmax gate, top-k with normalized weights, each routed expert
+ * runs only on the tokens sent to it (NonZero + Gather, results scattered back), shared
+ * experts see every token. Returns the output and (training) MiniMind's sequence-level
+ * load-balancing auxiliary loss.
+ */
+function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | null } {
+  const { g, c } = ctx;
+  const d = c.hidden_size, E = c.n_routed_experts, k = c.num_experts_per_tok;
+  const x2 = g.reshape(x, [-1, d]);                                   // N, d
+  const scores = g.softmax(linear(g, x2, ctx.p(`${prefix}.gate.weight`)), -1); // N, E
+  let [tw, ti] = g.topk(scores, k, -1);                               // N, k
+  if (k > 1 && c.norm_topk_prob) tw = g.div(tw, g.add(g.reduceSum(tw, [1], true), 1e-20));
+  let out = g.zeros(g.shapeOf(x2), x2.shape);
+  const selections: Tensor[] = [];
+  for (let e = 0; e < E; e++) {
+    const sel = g.cast(g.equal(ti, g.scalar(e, 'int64')), x.dtype);  // N, k
+    selections.push(sel);
+    const we = g.reduceSum(g.mul(tw, sel), [1], false);                // N
+    const idx = g.transpose(g.nonzero(g.greater(g.reduceSum(sel, [1], false), g.scalar(0, x.dtype))), [1, 0]); // M, 1
+    const ye = swiglu(ctx, g.gatherND(x2, idx), `${prefix}.experts.${e}`);
+    out = g.scatterND(out, idx, g.mul(ye, g.unsqueeze(g.gatherND(we, idx), [1])), 'add');
+  }
+  let y = g.reshapeTo(out, g.shapeOf(x), x.shape);
+  for (let s = 0; s < c.n_shared_experts; s++) y = g.add(y, swiglu(ctx, x, `${prefix}.shared_experts.${s}`));
+  if (!ctx.training || c.aux_loss_alpha <= 0) return { y, aux: null };
+  // aux = alpha * mean_b sum_e (E * share of batch b's selections going to e) * mean_t score_e
+  const bShape = g.slice(g.shapeOf(x), 0, 0, 1);
+  const perSeq = (t: Tensor, last: number) => g.reshapeTo(t, g.concat([bShape, g.ints([-1, last])], 0), [x.shape[0], '?seq', last]);
+  const load = g.concat(selections.map((s) => g.reduceMean(perSeq(s, k), [1, 2], false)), 0); // E*B flattened by expert
+  const loadBE = g.transpose(g.reshapeTo(load, g.concat([g.ints([E]), bShape], 0), [E, x.shape[0]]), [1, 0]); // B, E
+  const meanScore = g.reduceMean(perSeq(scores, E), [1], false);    // B, E
+  const aux = g.mul(g.reduceMean(g.reduceSum(g.mul(g.mul(loadBE, E), meanScore), [1], false), [0], false), c.aux_loss_alpha);
+  return { y, aux };
+}
+
+interface LayerIO { x: Tensor; pastK?: Tensor; pastV?: Tensor }
+
+function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor; v: Tensor; aux: Tensor | null } {
+  const { g, c, p } = ctx;
+  const pre = `model.layers.${l}`;
+  return g.scope(`layer${l}`, () => {
+    const hd = headDim(c), H = c.num_attention_heads, KV = c.num_key_value_heads;
+    const h = rmsNorm(g, io.x, p(`${pre}.input_layernorm.weight`), c.rms_norm_eps);
+    let q = g.reshape(proj(ctx, h, `${pre}.self_attn.q_proj.weight`), [0, 0, H, hd]);
+    let k = g.reshape(proj(ctx, h, `${pre}.self_attn.k_proj.weight`), [0, 0, KV, hd]);
+    const v0 = g.reshape(proj(ctx, h, `${pre}.self_attn.v_proj.weight`), [0, 0, KV, hd]);
+    if (c.qk_norm) {
+      q = rmsNorm(g, q, p(`${pre}.self_attn.q_norm.weight`), c.rms_norm_eps);
+      k = rmsNorm(g, k, p(`${pre}.self_attn.k_norm.weight`), c.rms_norm_eps);
+    }
+    q = rope(g, q, ctx.cos, ctx.sin);
+    k = rope(g, k, ctx.cos, ctx.sin);
+    const kAll = io.pastK ? g.concat([io.pastK, k], 1) : k;
+    const vAll = io.pastV ? g.concat([io.pastV, v0], 1) : v0;
+    const a = attention(g, q, kAll, vAll, ctx.bias);
+    const x = g.add(io.x, proj(ctx, a, `${pre}.self_attn.o_proj.weight`));
+    const h2 = rmsNorm(g, x, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
+    if (!c.use_moe) return { x: g.add(x, swiglu(ctx, h2, `${pre}.mlp`)), k: kAll, v: vAll, aux: null };
+    const m = moe(ctx, h2, `${pre}.mlp`);
+    return { x: g.add(x, m.y), k: kAll, v: vAll, aux: m.aux };
+  });
+}
+
+export interface BuildOptions {
+  dtype?: FloatType;
+  /** a parameter trains (gets a gradient) when this returns true; default: all */
+  trainable?: (name: string) => boolean;
+  /** also output logits [B, T, V] */
+  logits?: boolean;
+  linearHook?: LinearHook;
+  /** extra graph inputs the hook needs (LoRA weights), with their shapes */
+  extraParams?: { name: string; shape: number[] }[];
+}
+
+function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: string, S: string, extra: { name: string; shape: number[] }[]) {
+  const params = new Map<string, Tensor>();
+  for (const s of [...paramSpecs(c), ...extra]) params.set(s.name, g.input(s.name, ft, s.shape));
+  const p: ParamFn = (n) => { const t = params.get(n); if (!t) throw new Error(`unknown parameter "${n}"`); return t; };
+  const ids = g.input('input_ids', 'int64', ['B', T]);
+  const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
+  const cos = g.input('rope_cos', ft, [T, hd]);
+  const sin = g.input('rope_sin', ft, [T, hd]);
+  const bias = g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
+  return { params, p, ids, cos, sin, bias };
+}
+
+export interface TrainGraph { graph: Graph; params: Map<string, Tensor>; trainable: string[] }
+
+/** Training graph: outputs `loss` (LM + auxiliary), `lm_loss`, `aux_loss` (MoE) and `grad.<name>` per trainable parameter. */
+export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainGraph {
+  const ft = o.dtype ?? 'float32';
+  const g = new Graph(ft);
+  const { params, p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', 'T', o.extraParams ?? []);
+  const labels = g.input('labels', 'int64', ['B', 'T']);
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()) };
+  const E = p('model.embed_tokens.weight');
+  let x = g.gather(E, ids);
+  const auxes: Tensor[] = [];
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const r = decoderLayer(ctx, l, { x });
+    x = r.x;
+    if (r.aux) auxes.push(r.aux);
+  }
+  x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
+  const logits = linear(g, x, E);
+  const lm = crossEntropy(g, g.reshape(logits, [-1, c.vocab_size]), g.reshape(labels, [-1]));
+  const aux = auxes.length ? auxes.reduce((a, b) => g.add(a, b)) : null;
+  const loss = aux ? g.add(lm, aux) : lm;
+  g.output(loss, 'loss');
+  g.output(lm, 'lm_loss');
+  if (aux) g.output(aux, 'aux_loss');
+  if (o.logits) g.output(logits, 'logits');
+  const trainable = [...params.keys()].filter((n) => (o.trainable ?? (() => true))(n));
+  const grads = grad(g, [loss], trainable.map((n) => params.get(n)!));
+  for (const n of trainable) {
+    const gt = grads.get(params.get(n)!);
+    if (!gt) throw new Error(`parameter "${n}" does not affect the loss`);
+    g.output(gt, `grad.${n}`);
+  }
+  return { graph: g, params, trainable };
+}
+
+/**
+ * Decode graph with a KV cache: inputs past_key.<l>/past_value.<l> [B, P, KV, hd] (P may
+ * be 0), outputs `logits` [B, V] of the last position and present_key.<l>/present_value.<l>.
+ * With `allLogits`, outputs logits for every position instead ([B, T, V]).
+ */
+export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allLogits?: boolean; linearHook?: LinearHook; extraParams?: { name: string; shape: number[] }[] } = {}): Graph {
+  const ft = o.dtype ?? 'float32';
+  const g = new Graph(ft);
+  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? []);
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()) };
+  const hd = headDim(c), KV = c.num_key_value_heads;
+  const E = p('model.embed_tokens.weight');
+  let x = g.gather(E, ids);
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const pastK = g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]);
+    const pastV = g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]);
+    const r = decoderLayer(ctx, l, { x, pastK, pastV });
+    x = r.x;
+    g.output(r.k, `present_key.${l}`);
+    g.output(r.v, `present_value.${l}`);
+  }
+  if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
+  x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
+  g.output(linear(g, x, E), 'logits');
+  return g;
+}
