@@ -55,3 +55,14 @@ export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) 
   await sess.release();
   return worst;
 }
+
+/** Run a float64 graph once and return its output. */
+export async function runGraph(inputs: (Input & { data: Float64Array | BigInt64Array })[], body: (g: Graph, xs: Tensor[]) => Tensor): Promise<Float64Array> {
+  const g = new Graph('float64');
+  const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.shape));
+  g.output(body(g, xs), 'y');
+  const sess = await createSession(g, { threads: 1 });
+  const out = await sess.run(Object.fromEntries(inputs.map((i) => [i.name, new ort.Tensor(i.dtype ?? 'float64', i.data as Float64Array, i.shape)])));
+  await sess.release();
+  return out.y.data as Float64Array;
+}

@@ -1,7 +1,9 @@
 // Every op's gradient against float64 central differences (max rel error < 1e-6 on
 // entries with |g| >= 1e-3).
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkGrad } from './gradcheck.js';
+import { checkGrad, runGraph } from './gradcheck.js';
+import { Rng } from '../src/util/rng.js';
 import { attention, causalBias, crossEntropy, linear, rmsNorm, rope, ropeTables, silu } from '../src/graph/nn.js';
 
 const i64 = (v: number[]) => BigInt64Array.from(v.map(BigInt));
@@ -81,6 +83,21 @@ test('grad causal grouped-query attention, with and without a padding bias', asy
   for (let r = 0; r < H / KV * T; r++) padded[bias.length + r * T + 2] = -1e9; // second row: key 2 is padding
   await checkGrad([{ name: 'q', shape: [2, T, H, hd] }, { name: 'k', shape: [2, T, KV, hd] }, { name: 'v', shape: [2, T, KV, hd] },
     { name: 'bias', shape: [2, 1, H / KV * T, T], data: padded, diff: false }], (g, [q, k, v, b]) => attention(g, q, k, v, b));
+});
+
+test('grad causal attention computed in query blocks equals the unblocked one', async () => {
+  const T = 6, H = 4, KV = 2, hd = 4;
+  const bias = f64(causalBias(H / KV, T, T));
+  const inputs = [{ name: 'q', shape: [2, T, H, hd] }, { name: 'k', shape: [2, T, KV, hd] }, { name: 'v', shape: [2, T, KV, hd] },
+    { name: 'bias', shape: [1, 1, H / KV * T, T], data: bias, diff: false }];
+  await checkGrad(inputs, (g, [q, k, v, b]) => attention(g, q, k, v, b, 3));
+  const rng = new Rng(3);
+  const values = inputs.map((i) => i.data ?? Float64Array.from({ length: i.shape.reduce((p, d) => p * d, 1) }, () => rng.normal()));
+  const [blocked, plain] = await Promise.all([3, 1].map((chunks) => runGraph(inputs.map((i, k) => ({ ...i, data: values[k] })),
+    (g, [q, k, v, b]) => attention(g, q, k, v, b, chunks))));
+  let diff = 0;
+  for (let i = 0; i < plain.length; i++) diff = Math.max(diff, Math.abs(plain[i] - blocked[i]));
+  assert.ok(diff < 1e-12, `blocked attention differs by ${diff}`);
 });
 
 test('grad cross-entropy with ignore_index -100', async () => {

@@ -79,37 +79,96 @@ export function rope(g: Graph, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 }
 
 /**
- * Causal softmax attention with grouped-query heads, without copying k/v per head:
- * the `rep` query heads that share a kv head are stacked along the time axis.
- * q [B, T, H, hd], k and v [B, S, KV, hd]; bias [rep*T, S] or [B, 1, rep*T, S] is added
- * to the scores (0 where allowed, a large negative number where masked).
+ * Causal softmax attention with grouped-query heads, without copying k/v per head: the
+ * `rep` query heads sharing a kv head are interleaved along the time axis (row t*rep+r).
+ * q [B, T, H, hd], k and v [B, S, KV, hd]; bias [*, 1, T*rep, S] is added to the scores
+ * (0 where allowed, a large negative number where masked; see causalBias).
+ * With a static T == S and `chunks` > 1, query block i only meets keys up to its own
+ * end: the masked upper blocks are never computed nor kept for the backward pass.
  * Returns [B, T, H*hd].
  */
-export function attention(g: Graph, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
-  const [, , H, hd] = q.shape as [unknown, unknown, number, number];
+export function attention(g: Graph, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, chunks = 1): Tensor {
+  const [, T, H, hd] = q.shape as [unknown, number | string, number, number];
   const KV = k.shape[2] as number;
   if (H % KV !== 0) throw new GraphError(`attention: ${H} query heads not divisible by ${KV} kv heads`);
   const rep = H / KV;
   let qg = g.reshape(q, [0, 0, KV, rep, hd]);                 // B,T,KV,rep,hd
-  qg = g.transpose(qg, [0, 2, 3, 1, 4]);                       // B,KV,rep,T,hd
-  qg = g.reshape(qg, [0, 0, -1, hd]);                          // B,KV,rep*T,hd
+  qg = g.transpose(qg, [0, 2, 1, 3, 4]);                       // B,KV,T,rep,hd
+  qg = g.mul(g.reshape(qg, [0, 0, -1, hd]), 1 / Math.sqrt(hd)); // B,KV,T*rep,hd, pre-scaled
   const kt = g.transpose(k, [0, 2, 3, 1]);                     // B,KV,hd,S
-  let scores = g.mul(g.matmul(qg, kt), 1 / Math.sqrt(hd));     // B,KV,rep*T,S
-  if (bias) scores = g.add(scores, bias);
-  const p = g.softmax(scores, -1);
   const vt = g.transpose(v, [0, 2, 1, 3]);                     // B,KV,S,hd
-  let o = g.matmul(p, vt);                                     // B,KV,rep*T,hd
-  o = g.reshape(o, [0, 0, rep, -1, hd]);                       // B,KV,rep,T,hd
-  o = g.transpose(o, [0, 3, 1, 2, 4]);                         // B,T,KV,rep,hd
+  const canChunk = chunks > 1 && typeof T === 'number' && T === k.shape[1] && T % chunks === 0 && bias !== null;
+  let o = attentionCore(g, qg, kt, vt, bias, canChunk ? chunks : 1, rep); // B,KV,T*rep,hd
+  o = g.reshape(o, [0, 0, -1, rep, hd]);                       // B,KV,T,rep,hd
+  o = g.transpose(o, [0, 2, 1, 3, 4]);                         // B,T,KV,rep,hd
   return g.reshape(o, [0, 0, -1]);                             // B,T,H*hd
 }
 
-/** Additive causal bias [rep*T, S] for queries at positions past..past+T-1 over S keys. */
+/**
+ * softmax(q k^T + bias) v per query block. The backward pass recomputes each block's
+ * probabilities instead of keeping them: they are the largest activations of the model
+ * (B*H*T*S floats a layer), and recomputing costs one extra product per block.
+ * qg [B,KV,R,hd] (pre-scaled), kt [B,KV,hd,S], vt [B,KV,S,hd], bias [*,1,R,S].
+ */
+function attentionCore(g: Graph, qg: Tensor, kt: Tensor, vt: Tensor, bias: Tensor | null, chunks: number, rep: number): Tensor {
+  const S = kt.shape[3];
+  // block i: its query rows and the keys it can see
+  const blocks = Array.from({ length: chunks }, (_, i) => {
+    if (chunks === 1) return null;
+    const Tc = (S as number) / chunks;
+    return { r0: i * Tc * rep, r1: (i + 1) * Tc * rep, keys: (i + 1) * Tc, last: i === chunks - 1 };
+  });
+  const pieces = (b: Graph, blk: typeof blocks[number]) => {
+    if (!blk) return { qs: qg, ks: kt, vs: vt, bs: bias };
+    return {
+      qs: b.slice(qg, 2, blk.r0, blk.r1),
+      ks: blk.last ? kt : b.slice(kt, 3, 0, blk.keys),
+      vs: blk.last ? vt : b.slice(vt, 2, 0, blk.keys),
+      bs: b.slice(blk.last ? bias! : b.slice(bias!, 3, 0, blk.keys), 2, blk.r0, blk.r1),
+    };
+  };
+  const probs = (b: Graph, x: ReturnType<typeof pieces>) => {
+    let scores = b.matmul(x.qs, x.ks);
+    if (x.bs) scores = b.add(scores, x.bs);
+    return b.softmax(scores, -1);
+  };
+  const inputs = bias ? [qg, kt, vt, bias] : [qg, kt, vt];
+  const sliced: ReturnType<typeof pieces>[] = []; // the forward's block slices, reused by the backward
+  return g.group('Attention', inputs, {}, () => {
+    const outs = blocks.map((blk) => { const x = pieces(g, blk); sliced.push(x); return g.matmul(probs(g, x), x.vs); });
+    return { outputs: [outs.length === 1 ? outs[0] : g.concat(outs, 2)] };
+  }, ({ g: b, gradOut: [gy], need }) => {
+    const swap = (t: Tensor) => b.transpose(t, [0, 1, 3, 2]);
+    const padTo = (t: Tensor, axis: number, blk: typeof blocks[number]) => (!blk || blk.last ? t
+      : b.node('Pad', [t, b.ints(t.shape.map((_, i) => 0).concat(t.shape.map((_, i) => (i === axis ? (S as number) - blk.keys : 0))))],
+        [{ dtype: t.dtype, shape: t.shape.map((d, i) => (i === axis ? S : d)) }])[0]);
+    const dq: Tensor[] = [];
+    let dkt: Tensor | null = null, dvt: Tensor | null = null;
+    for (const [i, blk] of blocks.entries()) {
+      const x = sliced[i];
+      const p = probs(b, x);                                     // recomputed
+      const dout = blk ? b.slice(gy!, 2, blk.r0, blk.r1) : gy!;
+      const dvi = padTo(b.matmul(swap(p), dout), 2, blk);        // B,KV,S,hd
+      const dp = b.matmul(dout, swap(x.vs));
+      const ds = b.mul(p, b.sub(dp, b.reduceSum(b.mul(dp, p), [-1], true)));
+      dq.push(b.matmul(ds, swap(x.ks)));
+      const dki = padTo(b.matmul(swap(x.qs), ds), 3, blk);       // B,KV,hd,S
+      dkt = dkt ? b.add(dkt, dki) : dki;
+      dvt = dvt ? b.add(dvt, dvi) : dvi;
+    }
+    return [need[0] ? (dq.length === 1 ? dq[0] : b.concat(dq, 2)) : null, need[1] ? dkt : null, need[2] ? dvt : null, null];
+  })[0];
+}
+
+/**
+ * Additive causal bias [T*rep, S] (row t*rep+r) for queries at positions past..past+T-1
+ * over S keys.
+ */
 export function causalBias(rep: number, T: number, S: number, past = S - T, masked = -1e9): Float32Array {
   const out = new Float32Array(rep * T * S);
-  for (let r = 0; r < rep; r++) {
-    for (let t = 0; t < T; t++) {
-      const row = (r * T + t) * S;
+  for (let t = 0; t < T; t++) {
+    for (let r = 0; r < rep; r++) {
+      const row = (t * rep + r) * S;
       for (let s = past + t + 1; s < S; s++) out[row + s] = masked;
     }
   }

@@ -1,7 +1,7 @@
 // MiniMind as a graph: dense or mixture-of-experts decoder layers (RMSNorm, RoPE,
 // grouped-query attention, SwiGLU), tied embeddings. One builder serves training
 // (loss and gradients) and decoding (KV cache, logits of the last position).
-import { mulDims } from '../graph/dims.js';
+import { Dim, mulDims } from '../graph/dims.js';
 import { grad } from '../graph/autodiff.js';
 import { FloatType, Graph, Tensor } from '../graph/graph.js';
 import { attention, crossEntropy, linear, rmsNorm, rope, silu } from '../graph/nn.js';
@@ -12,7 +12,7 @@ type ParamFn = (name: string) => Tensor;
 /** Hook that may wrap a linear layer (LoRA adapters); gets the weight name. */
 export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor) => Tensor;
 
-interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook }
+interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; chunks: number }
 
 const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)));
 
@@ -76,7 +76,7 @@ function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor;
     k = rope(g, k, ctx.cos, ctx.sin);
     const kAll = io.pastK ? g.concat([io.pastK, k], 1) : k;
     const vAll = io.pastV ? g.concat([io.pastV, v0], 1) : v0;
-    const a = attention(g, q, kAll, vAll, ctx.bias);
+    const a = attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
     const x = g.add(io.x, proj(ctx, a, `${pre}.self_attn.o_proj.weight`));
     const h2 = rmsNorm(g, x, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
     if (!c.use_moe) return { x: g.add(x, swiglu(ctx, h2, `${pre}.mlp`)), k: kAll, v: vAll, aux: null };
@@ -94,9 +94,19 @@ export interface BuildOptions {
   linearHook?: LinearHook;
   /** extra graph inputs the hook needs (LoRA weights), with their shapes */
   extraParams?: { name: string; shape: number[] }[];
+  /** fix the sequence length (training batches always have one): enables block-causal attention */
+  seqLen?: number;
+  /** query blocks for causal attention with a fixed seqLen (default: blocks of about 128) */
+  attnChunks?: number;
 }
 
-function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: string, S: string, extra: { name: string; shape: number[] }[]) {
+/** Largest block count with blocks of at least 128 positions that divides T. */
+export function defaultChunks(T: number): number {
+  for (let c = Math.floor(T / 128); c > 1; c--) if (T % c === 0) return c;
+  return 1;
+}
+
+function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[]) {
   const params = new Map<string, Tensor>();
   for (const s of [...paramSpecs(c), ...extra]) params.set(s.name, g.input(s.name, ft, s.shape));
   const p: ParamFn = (n) => { const t = params.get(n); if (!t) throw new Error(`unknown parameter "${n}"`); return t; };
@@ -114,9 +124,11 @@ export interface TrainGraph { graph: Graph; params: Map<string, Tensor>; trainab
 export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainGraph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
-  const { params, p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', 'T', o.extraParams ?? []);
-  const labels = g.input('labels', 'int64', ['B', 'T']);
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()) };
+  const T = o.seqLen ?? 'T';
+  const { params, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? []);
+  const labels = g.input('labels', 'int64', ['B', T]);
+  const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), chunks };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   const auxes: Tensor[] = [];
@@ -153,7 +165,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? []);
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()) };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), chunks: 1 };
   const hd = headDim(c), KV = c.num_key_value_heads;
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);

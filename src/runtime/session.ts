@@ -22,6 +22,8 @@ export interface SessionOptions {
   quiet?: boolean;
   /** ORT's per-op profiler writes a JSON trace with this prefix */
   profilePrefix?: string;
+  /** ORT's CPU memory arena: faster allocation, but it grows and never shrinks (default off) */
+  memArena?: boolean;
 }
 
 export interface Session {
@@ -38,8 +40,12 @@ async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o:
     interOpNumThreads: 1,
     graphOptimizationLevel: o.optimization ?? 'all',
     logSeverityLevel: 3,
+    enableCpuMemArena: o.memArena ?? false,
     enableProfiling: !!o.profilePrefix,
     profileFilePrefix: o.profilePrefix,
+    // Our backward passes recompute some forward values on purpose (attention
+    // probabilities) to save memory; common-subexpression elimination would undo that.
+    extra: { optimization: { disable_specified_optimizers: 'CommonSubexpressionElimination' } },
   });
 }
 
