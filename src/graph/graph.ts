@@ -99,6 +99,7 @@ export class Graph {
 
   // ---------------------------------------------------------------- structure
   fresh(hint = 't'): string {
+    if (hint.startsWith('?')) return `${hint}_${this.counter++}`; // unknown dims keep their marker first
     return `${this.prefix.length ? this.prefix.join('/') + '/' : ''}${hint}_${this.counter++}`;
   }
 

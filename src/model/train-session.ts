@@ -6,7 +6,8 @@ import { int64Tensor, PositionInputs } from './feeds.js';
 import { buildTrainGraph, BuildOptions } from './minimind.js';
 import { Params } from './params.js';
 
-export interface Batch { ids: BigInt64Array; labels: BigInt64Array; B: number; T: number }
+import type { Batch } from '../data/loader.js';
+export type { Batch };
 export interface StepResult { loss: number; lmLoss: number; auxLoss: number; grads: Map<string, Float32Array>; logits?: Float32Array }
 
 export class TrainSession {
@@ -32,7 +33,7 @@ export class TrainSession {
     }
   }
 
-  async step(b: Batch): Promise<StepResult> {
+  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>): Promise<StepResult> {
     const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]) };
     const out = await this.session.run(feeds);
     const grads = new Map<string, Float32Array>();

@@ -1,0 +1,116 @@
+// Options shared by the commands (named like MiniMind's scripts), and the error boundary:
+// a user error prints one red line and exits 1; anything else is a bug and shows its stack.
+import fs from 'node:fs';
+import path from 'node:path';
+import chalk from 'chalk';
+import type { Argv } from 'yargs';
+import { MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
+import { PROVIDERS, Provider, SessionOptions } from '../runtime/session.js';
+import { isUserFacing, UserError } from '../util/errors.js';
+
+export type Args = Record<string, unknown>;
+
+export function modelOptions<T>(y: Argv<T>) {
+  return y
+    .option('preset', { type: 'string', default: 'minimind-v1-small', choices: Object.keys(PRESETS), describe: 'model size preset', group: 'Model:' })
+    .option('hidden_size', { alias: 'dim', type: 'number', describe: 'hidden size (overrides the preset)', group: 'Model:' })
+    .option('num_hidden_layers', { alias: 'n_layers', type: 'number', describe: 'number of decoder layers', group: 'Model:' })
+    .option('num_attention_heads', { alias: 'n_heads', type: 'number', describe: 'query heads', group: 'Model:' })
+    .option('num_key_value_heads', { alias: 'n_kv_heads', type: 'number', describe: 'key/value heads (grouped-query attention)', group: 'Model:' })
+    .option('intermediate_size', { type: 'number', describe: 'FFN width (default 8/3 hidden, rounded to 64)', group: 'Model:' })
+    .option('vocab_size', { type: 'number', describe: "vocabulary size (default: the tokenizer's)", group: 'Model:' })
+    .option('rope_theta', { type: 'number', describe: 'RoPE base', group: 'Model:' })
+    .option('qk_norm', { type: 'boolean', describe: 'RMSNorm on queries and keys (MiniMind-3)', group: 'Model:' })
+    .option('use_moe', { type: 'boolean', describe: 'mixture-of-experts FFN', group: 'Model:' })
+    .option('n_routed_experts', { type: 'number', describe: 'routed experts (MoE)', group: 'Model:' })
+    .option('num_experts_per_tok', { type: 'number', describe: 'experts per token, top-k (MoE)', group: 'Model:' })
+    .option('n_shared_experts', { type: 'number', describe: 'shared experts (MoE)', group: 'Model:' })
+    .option('aux_loss_alpha', { type: 'number', describe: 'load-balancing loss weight (MoE)', group: 'Model:' });
+}
+
+export function runtimeOptions<T>(y: Argv<T>) {
+  return y
+    .option('device', { type: 'string', default: 'cpu', choices: PROVIDERS, describe: 'execution provider (auto: accelerator if one starts, else CPU)', group: 'Runtime:' })
+    .option('threads', { type: 'number', default: 0, describe: 'CPU threads (0 = all cores)', group: 'Runtime:' });
+}
+
+export function samplingOptions<T>(y: Argv<T>) {
+  return y
+    .option('max_new_tokens', { type: 'number', default: 256, describe: 'tokens to generate at most', group: 'Sampling:' })
+    .option('temperature', { type: 'number', default: 0.85, describe: '0 = greedy', group: 'Sampling:' })
+    .option('top_p', { type: 'number', default: 0.85, describe: 'nucleus sampling', group: 'Sampling:' })
+    .option('top_k', { type: 'number', default: 0, describe: '0 = off', group: 'Sampling:' })
+    .option('repetition_penalty', { type: 'number', default: 1.0, describe: 'as in transformers (1 = off)', group: 'Sampling:' })
+    .option('seed', { type: 'number', default: 42, describe: 'random seed', group: 'Sampling:' });
+}
+
+export function trainOptions<T>(y: Argv<T>, d: { epochs: number; batch_size: number; learning_rate: number; accumulation_steps: number; max_seq_len: number; save_weight: string; data_path: string }) {
+  return y
+    .option('data_path', { type: 'string', default: d.data_path, describe: 'training data: JSONL/CSV/TXT file(s), or a directory made by data-process', group: 'Training:' })
+    .option('tokenizer', { type: 'string', default: 'model', describe: 'directory with tokenizer.json and tokenizer_config.json', group: 'Training:' })
+    .option('out_dir', { type: 'string', default: 'out', describe: 'where runs are written', group: 'Training:' })
+    .option('save_weight', { type: 'string', default: d.save_weight, describe: 'run name: the run directory is <out_dir>/<save_weight>', group: 'Training:' })
+    .option('epochs', { type: 'number', default: d.epochs, group: 'Training:' })
+    .option('max_steps', { type: 'number', describe: 'stop after this many optimizer steps (overrides --epochs)', group: 'Training:' })
+    .option('batch_size', { type: 'number', default: d.batch_size, group: 'Training:' })
+    .option('learning_rate', { type: 'number', default: d.learning_rate, group: 'Training:' })
+    .option('schedule', { type: 'string', default: 'minimind', choices: ['minimind', 'cosine', 'constant'], describe: "LR schedule (minimind: lr*(0.1+0.45*(1+cos(pi*t/T))))", group: 'Training:' })
+    .option('warmup_steps', { type: 'number', default: 0, group: 'Training:' })
+    .option('weight_decay', { type: 'number', default: 0.01, describe: 'AdamW decoupled weight decay (PyTorch default)', group: 'Training:' })
+    .option('accumulation_steps', { type: 'number', default: d.accumulation_steps, describe: 'micro-batches per optimizer step', group: 'Training:' })
+    .option('grad_clip', { type: 'number', default: 1.0, describe: 'max global gradient norm (0 = off)', group: 'Training:' })
+    .option('max_seq_len', { type: 'number', default: d.max_seq_len, describe: 'tokens per sample', group: 'Training:' })
+    .option('log_interval', { type: 'number', default: 100, describe: 'steps between metrics lines', group: 'Training:' })
+    .option('save_interval', { type: 'number', default: 100, describe: 'steps between checkpoints', group: 'Training:' })
+    .option('keep_checkpoints', { type: 'number', default: 3, describe: 'checkpoints kept per run', group: 'Training:' })
+    .option('from_resume', { type: 'string', default: '0', describe: "1: resume the run's latest checkpoint; or a checkpoint directory", group: 'Training:' })
+    .option('seed', { type: 'number', default: 42, describe: 'initialization and data order', group: 'Training:' })
+    .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar (--no-progress for logs only)', group: 'Training:' });
+}
+
+const MODEL_FIELDS = ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size',
+  'rope_theta', 'qk_norm', 'use_moe', 'n_routed_experts', 'num_experts_per_tok', 'n_shared_experts', 'aux_loss_alpha'] as const;
+
+export function modelConfig(a: Args, vocabFromTokenizer?: number): MiniMindConfig {
+  const over: Partial<MiniMindConfig> = {};
+  for (const k of MODEL_FIELDS) if (a[k] !== undefined) (over as Record<string, unknown>)[k] = a[k];
+  if (over.vocab_size === undefined && vocabFromTokenizer !== undefined) over.vocab_size = vocabFromTokenizer;
+  const c = resolveConfig(a.preset as string, over);
+  if (vocabFromTokenizer !== undefined && vocabFromTokenizer > c.vocab_size) {
+    throw new UserError(`--vocab_size ${c.vocab_size} is smaller than the tokenizer's vocabulary (${vocabFromTokenizer})`);
+  }
+  return c;
+}
+
+export function sessionOptions(a: Args): SessionOptions {
+  return { provider: a.device as Provider, threads: a.threads as number };
+}
+
+export function positive(a: Args, ...keys: string[]): void {
+  for (const k of keys) {
+    const v = a[k];
+    if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) throw new UserError(`--${k} must be a positive number, got ${JSON.stringify(v)}`);
+  }
+}
+
+export function requireDir(dir: string, what: string, hint: string): void {
+  if (!fs.existsSync(dir)) throw new UserError(`${what} ${dir} does not exist (${hint})`);
+}
+
+/** Wrap a command handler with the error boundary. */
+export function handler<A>(fn: (a: A) => Promise<number | void>): (a: A) => Promise<void> {
+  return async (a: A) => {
+    try {
+      const code = await fn(a);
+      if (typeof code === 'number' && code !== 0) process.exitCode = code;
+    } catch (e) {
+      if (isUserFacing(e)) {
+        process.stderr.write(`${chalk.red('error:')} ${e.message}\n`);
+        process.exit(1);
+      }
+      throw e;
+    }
+  };
+}
+
+export const rel = (p: string) => path.relative(process.cwd(), p) || '.';

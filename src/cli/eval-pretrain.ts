@@ -1,0 +1,34 @@
+import type { Argv } from 'yargs';
+import chalk from 'chalk';
+import { loadModelDir } from '../io/model-dir.js';
+import { Generator } from '../model/generate.js';
+import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+import { Args, handler, requireDir, runtimeOptions, samplingOptions, sessionOptions } from './common.js';
+import { sampling, streamText } from './generate-text.js';
+
+const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
+
+export const evalPretrainCommand = {
+  command: 'eval-pretrain [prompts..]',
+  describe: 'continue prompts with a pretrained model (no chat template)',
+  builder: (y: Argv) => samplingOptions(runtimeOptions(y))
+    .positional('prompts', { type: 'string', array: true, describe: 'texts to continue (default: a few MiniMind prompts)' })
+    .option('load_from', { type: 'string', default: 'out/pretrain', describe: 'model directory' })
+    .example('$0 eval-pretrain "The capital of France is" --temperature 0', 'greedy continuation'),
+  handler: handler(async (a: Args) => {
+    const dir = a.load_from as string;
+    requireDir(dir, 'model directory', 'train one with `minimind pretrain`');
+    const { config, params } = loadModelDir(dir);
+    const tok = MiniTokenizer.load(dir);
+    const gen = await Generator.create(config, params, sessionOptions(a));
+    const prompts = (a.prompts as string[] | undefined)?.length ? a.prompts as string[] : DEFAULT_PROMPTS;
+    for (const p of prompts) {
+      process.stdout.write(`${chalk.cyan('👶')} ${p}`);
+      const ids = [tok.bosId, ...(await tok.encode(p))];
+      const t0 = performance.now();
+      const { tokens } = await streamText(gen, tok, ids, sampling(a), (s) => process.stdout.write(s));
+      process.stdout.write(chalk.gray(`  [${tokens} tokens, ${(tokens / ((performance.now() - t0) / 1000)).toFixed(1)} tok/s]\n\n`));
+    }
+    await gen.release();
+  }),
+};

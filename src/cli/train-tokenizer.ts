@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import chalk from 'chalk';
+import cliProgress from 'cli-progress';
+import { writeTokenizerFiles } from '../tokenizer/files.js';
+import { corpusTexts } from '../tokenizer/corpus.js';
+import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+import { trainBpe, WordCounter } from '../tokenizer/train.js';
+import { UserError } from '../util/errors.js';
+import { Args, handler, rel } from './common.js';
+
+export interface TokenizerTrainResult { seconds: number; merges: number; words: number; mb: number }
+
+export async function trainTokenizer(files: string[], vocabSize: number, outDir: string, o: { progress?: boolean; log?: (m: string) => void } = {}): Promise<TokenizerTrainResult> {
+  const t0 = performance.now();
+  const total = files.reduce((s, f) => s + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
+  const tty = o.progress !== false && process.stderr.isTTY;
+  const bar = tty ? new cliProgress.SingleBar({ format: '{phase} {bar} {percentage}% | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(100, 0, { phase: 'counting words' });
+  const wc = new WordCounter();
+  let done = 0, skipped = 0, n = 0;
+  for await (const { text, bytes } of corpusTexts(files, (w, why) => { skipped++; if (skipped <= 10) o.log?.(`warning: ${w}: ${why} (skipped)`); })) {
+    wc.add(text);
+    done += bytes;
+    if (++n % 2000 === 0) bar?.update(Math.min(100, Math.round((100 * done) / Math.max(total, 1))));
+  }
+  if (wc.counts.size === 0) { bar?.stop(); throw new UserError(`the corpus (${files.join(', ')}) has no text to train a tokenizer on`); }
+  bar?.update(0, { phase: 'merging pairs ' });
+  let res;
+  try { res = trainBpe(wc.counts, vocabSize, (d, t) => bar?.update(Math.round((100 * d) / t))); } catch (e) {
+    bar?.stop();
+    if (e instanceof RangeError) throw new UserError(e.message);
+    throw e;
+  }
+  bar?.stop();
+  writeTokenizerFiles(outDir, res.files);
+  return { seconds: (performance.now() - t0) / 1000, merges: res.merges, words: res.words, mb: total / 1e6 };
+}
+
+export const trainTokenizerCommand = {
+  command: 'train-tokenizer',
+  describe: 'train a byte-level BPE tokenizer (Hugging Face tokenizer.json)',
+  builder: (y: Argv) => y
+    .option('data', { type: 'string', array: true, default: ['dataset/pretrain_hq.jsonl'], describe: 'corpus files: JSONL (pretrain/SFT/DPO), CSV or TXT' })
+    .option('vocab_size', { type: 'number', default: 6400, describe: 'vocabulary size, special tokens included' })
+    .option('out', { type: 'string', default: 'model', describe: 'directory for tokenizer.json and tokenizer_config.json' })
+    .option('progress', { type: 'boolean', default: true })
+    .example('$0 train-tokenizer --data dataset/pretrain_hq.jsonl --vocab_size 6400 --out model', "MiniMind's tokenizer"),
+  handler: handler(async (a: Args) => {
+    const vocab = a.vocab_size as number;
+    if (!Number.isInteger(vocab) || vocab <= 0) throw new UserError(`--vocab_size must be a positive integer, got ${a.vocab_size}`);
+    const r = await trainTokenizer(a.data as string[], vocab, a.out as string, { progress: a.progress as boolean, log: (m) => process.stderr.write(m + '\n') });
+    const tok = MiniTokenizer.load(a.out as string);
+    if (tok.vocabSize < vocab) process.stderr.write(chalk.yellow(`note: the corpus only supports ${tok.vocabSize} tokens (${r.merges} merges); vocabulary is smaller than ${vocab}\n`));
+    process.stderr.write(`${chalk.green('done')}: ${tok.vocabSize} tokens (${r.merges} merges from ${r.words} distinct words, ${r.mb.toFixed(1)} MB) in ${r.seconds.toFixed(1)} s -> ${rel(a.out as string)}/tokenizer.json\n`);
+  }),
+};

@@ -1,0 +1,41 @@
+// Batches in a per-epoch shuffled order derived from a seed, addressed by (epoch, batch):
+// a run resumed at a stored position sees exactly the batches an uninterrupted run sees.
+import { Rng } from '../util/rng.js';
+import { SampleSource } from './samples.js';
+
+export interface Batch { ids: BigInt64Array; labels: BigInt64Array; B: number; T: number; /** positions with a label */ labelTokens: number }
+
+export class Loader {
+  readonly batchesPerEpoch: number;
+  private perm: { epoch: number; order: Uint32Array } | null = null;
+
+  constructor(readonly source: SampleSource, readonly batchSize: number, readonly seed: number, readonly shuffle = true) {
+    this.batchesPerEpoch = Math.ceil(source.length / batchSize);
+  }
+
+  order(epoch: number): Uint32Array {
+    if (this.perm?.epoch !== epoch) {
+      const n = this.source.length;
+      const order = this.shuffle ? new Rng(this.seed * 1000003 + epoch).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
+      this.perm = { epoch, order };
+    }
+    return this.perm.order;
+  }
+
+  batch(epoch: number, b: number): Batch {
+    const order = this.order(epoch);
+    const idx = order.subarray(b * this.batchSize, Math.min(order.length, (b + 1) * this.batchSize));
+    const T = this.source.seqLen, B = idx.length;
+    const ids = new BigInt64Array(B * T), labels = new BigInt64Array(B * T);
+    let labelTokens = 0;
+    idx.forEach((s, k) => {
+      const smp = this.source.get(s);
+      for (let t = 0; t < T; t++) {
+        ids[k * T + t] = BigInt(smp.ids[t]);
+        labels[k * T + t] = BigInt(smp.labels[t]);
+        if (smp.labels[t] !== -100) labelTokens++;
+      }
+    });
+    return { ids, labels, B, T, labelTokens };
+  }
+}
