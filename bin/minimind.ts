@@ -2,18 +2,31 @@
 // minimind: train a small language model from raw text to chat, on your own computer.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { benchCommand } from '../src/cli/bench.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
-await yargs(hideBin(process.argv))
+const argv = hideBin(process.argv);
+// yargs merges a repeated numeric flag by adding the values; say so instead of guessing
+const LIST_OPTIONS = new Set(['data', 'input']);
+const seen = new Set<string>();
+for (const a of argv) {
+  const m = /^--(?:no-)?([A-Za-z_][\w-]*)/.exec(a);
+  if (!m || LIST_OPTIONS.has(m[1])) continue;
+  if (seen.has(m[1])) { process.stderr.write(`error: --${m[1]} is given more than once\n`); process.exit(1); }
+  seen.add(m[1]);
+}
+
+await yargs(argv)
   .scriptName('minimind')
   .usage('$0 <command> [options]')
   .command(trainTokenizerCommand)
   .command(pretrainCommand)
   .command(evalPretrainCommand)
   .command(demoCommand)
+  .command(benchCommand)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
   .recommendCommands()

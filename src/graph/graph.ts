@@ -150,8 +150,8 @@ export class Graph {
 
   // ---------------------------------------------------------------- constants
   constant(data: number[] | Float32Array | Float64Array | BigInt64Array, dtype: DType, dims: number[]): Tensor {
-    const key = `${dtype}|${dims.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}`;
-    const small = (data as ArrayLike<number>).length <= 16;
+    const small = (data as ArrayLike<number>).length <= 16; // only small constants are shared
+    const key = small ? `${dtype}|${dims.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}` : '';
     if (small && this.constCache.has(key)) return this.constCache.get(key)!;
     const name = this.fresh('const');
     const arr: ArrayLike<number> | BigInt64Array = dtype === 'int64'

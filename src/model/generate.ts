@@ -5,7 +5,21 @@ import { Rng } from '../util/rng.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { int64Tensor, PositionInputs } from './feeds.js';
 import { buildDecodeGraph, LinearHook } from './minimind.js';
-import { Params } from './params.js';
+import { paramSpecs, Params } from './params.js';
+import { q4Linear, quantizeQ4 } from './quantize.js';
+
+/** Weight format for decoding: float32, or 4-bit blocks (MatMulNBits) for ~4x less memory traffic. */
+export type Quantize = 'none' | 'q4';
+
+/** Replace every linear layer whose input width is a multiple of 32 by a 4-bit one. */
+export function q4Hook(c: MiniMindConfig, params: Params, inner?: LinearHook): LinearHook {
+  const shapes = new Map(paramSpecs(c).map((s) => [s.name, s.shape]));
+  return (g, x, name, plain) => {
+    const shape = shapes.get(name);
+    if (inner || !shape || shape[1] % 32 !== 0) return inner ? inner(g, x, name, plain) : plain();
+    return q4Linear(g, x, quantizeQ4(params.get(name)!, shape[0], shape[1]));
+  };
+}
 
 export interface SamplingOptions {
   maxNewTokens?: number;
@@ -24,8 +38,10 @@ export class Generator {
 
   private constructor(readonly c: MiniMindConfig, private session: Session) { this.positions = new PositionInputs(c); }
 
-  static async create(c: MiniMindConfig, params: Params, so: SessionOptions = {}, hook?: { linearHook: LinearHook; extraParams: { name: string; shape: number[] }[] }): Promise<Generator> {
-    const g = buildDecodeGraph(c, hook ?? {});
+  static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {},
+    hook?: { linearHook: LinearHook; extraParams: { name: string; shape: number[] }[] }): Promise<Generator> {
+    const q4 = so.quantize === 'q4' ? q4Hook(c, params, hook?.linearHook) : undefined;
+    const g = buildDecodeGraph(c, { ...hook, ...(q4 ? { linearHook: q4 } : {}) });
     const gen = new Generator(c, await createSession(g, so));
     for (const t of g.inputs) {
       const a = params.get(t.name);

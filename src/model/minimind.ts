@@ -107,15 +107,25 @@ export function defaultChunks(T: number): number {
 }
 
 function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[]) {
+  // weights become graph inputs on first use, so weights a hook replaces (quantized
+  // constants) are not inputs too
+  const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
   const params = new Map<string, Tensor>();
-  for (const s of [...paramSpecs(c), ...extra]) params.set(s.name, g.input(s.name, ft, s.shape));
-  const p: ParamFn = (n) => { const t = params.get(n); if (!t) throw new Error(`unknown parameter "${n}"`); return t; };
+  const p: ParamFn = (n) => {
+    let t = params.get(n);
+    if (!t) {
+      const shape = shapes.get(n);
+      if (!shape) throw new Error(`unknown parameter "${n}"`);
+      params.set(n, (t = g.input(n, ft, shape)));
+    }
+    return t;
+  };
   const ids = g.input('input_ids', 'int64', ['B', T]);
   const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
   const cos = g.input('rope_cos', ft, [T, hd]);
   const sin = g.input('rope_sin', ft, [T, hd]);
   const bias = g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
-  return { params, p, ids, cos, sin, bias };
+  return { params, shapes, p, ids, cos, sin, bias };
 }
 
 export interface TrainGraph { graph: Graph; params: Map<string, Tensor>; trainable: string[] }
@@ -125,7 +135,8 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const T = o.seqLen ?? 'T';
-  const { params, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? []);
+  const { params, shapes, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? []);
+  for (const n of shapes.keys()) p(n); // every weight is an input of the training graph
   const labels = g.input('labels', 'int64', ['B', T]);
   const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), chunks };
@@ -138,7 +149,7 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
     if (r.aux) auxes.push(r.aux);
   }
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
-  const logits = linear(g, x, E);
+  const logits = ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, E));
   const lm = crossEntropy(g, g.reshape(logits, [-1, c.vocab_size]), g.reshape(labels, [-1]));
   const aux = auxes.length ? auxes.reduce((a, b) => g.add(a, b)) : null;
   const loss = aux ? g.add(lm, aux) : lm;
@@ -167,8 +178,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
   const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? []);
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), chunks: 1 };
   const hd = headDim(c), KV = c.num_key_value_heads;
-  const E = p('model.embed_tokens.weight');
-  let x = g.gather(E, ids);
+  let x = g.gather(p('model.embed_tokens.weight'), ids);
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const pastK = g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]);
     const pastV = g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]);
@@ -179,6 +189,6 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
   }
   if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
-  g.output(linear(g, x, E), 'logits');
+  g.output(ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, p('model.embed_tokens.weight'))), 'logits');
   return g;
 }

@@ -5,26 +5,33 @@ import { MiniMindConfig } from './config.js';
 import { int64Tensor, PositionInputs } from './feeds.js';
 import { buildDecodeGraph } from './minimind.js';
 import { Params } from './params.js';
+import { q4Hook, Quantize } from './generate.js';
 
 export class Scorer {
   private weights: Record<string, ort.Tensor> = {};
   private positions: PositionInputs;
   private constructor(readonly c: MiniMindConfig, private session: Session) { this.positions = new PositionInputs(c); }
 
-  static async create(c: MiniMindConfig, params: Params, so: SessionOptions = {}): Promise<Scorer> {
-    const g = buildDecodeGraph(c, { allLogits: true });
+  static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}): Promise<Scorer> {
+    const g = buildDecodeGraph(c, { allLogits: true, ...(so.quantize === 'q4' ? { linearHook: q4Hook(c, params) } : {}) });
     const s = new Scorer(c, await createSession(g, so));
     for (const t of g.inputs) { const a = params.get(t.name); if (a) s.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
     return s;
   }
 
-  /** Sum of log p(continuation tokens | everything before them). */
-  async logLikelihood(prompt: number[], continuation: number[]): Promise<number> {
-    const ids = [...prompt, ...continuation], T = ids.length, V = this.c.vocab_size;
+  /** Logits [T, V] of every position of `ids`. */
+  async logits(ids: number[]): Promise<Float32Array> {
+    const T = ids.length;
     const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.positions.get(T, 0), input_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [1, T]) };
     const empty = new ort.Tensor('float32', new Float32Array(0), [1, 0, this.c.num_key_value_heads, this.c.hidden_size / this.c.num_attention_heads]);
     for (let l = 0; l < this.c.num_hidden_layers; l++) { feeds[`past_key.${l}`] = empty; feeds[`past_value.${l}`] = empty; }
-    const logits = (await this.session.run(feeds)).logits.data as Float32Array;
+    return (await this.session.run(feeds)).logits.data as Float32Array;
+  }
+
+  /** Sum of log p(continuation tokens | everything before them). */
+  async logLikelihood(prompt: number[], continuation: number[]): Promise<number> {
+    const ids = [...prompt, ...continuation], T = ids.length, V = this.c.vocab_size;
+    const logits = await this.logits(ids);
     let total = 0;
     for (let t = prompt.length; t < T; t++) {
       const row = logits.subarray((t - 1) * V, t * V);

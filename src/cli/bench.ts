@@ -1,0 +1,29 @@
+import type { Argv } from 'yargs';
+import { benchDecode } from '../bench/decode.js';
+import { benchTrain } from '../bench/train.js';
+import { Quantize } from '../model/generate.js';
+import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
+
+export const benchCommand = {
+  command: 'bench <what>',
+  describe: 'measure speed and memory (one JSON line with --json)',
+  builder: (y: Argv) => runtimeOptions(modelOptions(y))
+    .positional('what', { choices: ['train', 'decode'], describe: 'train: one optimizer step on random tokens; decode: greedy generation with the KV cache' })
+    .option('batch_size', { type: 'number', default: 4 })
+    .option('max_seq_len', { type: 'number', default: 512 })
+    .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
+    .option('timed', { type: 'number', default: 5, describe: 'timed runs (the median is reported)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
+    .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'decode: weight format (q4: 4-bit MatMulNBits)' })
+    .example('$0 bench train --preset minimind-v1-small --batch_size 4 --max_seq_len 512 --json', 'training throughput of the 26.9M model'),
+  handler: handler(async (a: Args) => {
+    const c = modelConfig(a);
+    const so = sessionOptions(a);
+    const res = a.what === 'train'
+      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)
+      : await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number);
+    const out = { preset: a.preset, ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
+    if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
+    else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(16)} ${Array.isArray(v) ? v.map((x) => Number(x).toFixed(3)).join(' ') : typeof v === 'number' ? +v.toFixed(4) : v}\n`);
+  }),
+};

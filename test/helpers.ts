@@ -1,0 +1,65 @@
+// Test workspaces (a small corpus and tokenizer of their own) and a CLI runner.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { demoCorpus } from '../src/demo/corpus.js';
+import { trainTokenizer } from '../src/cli/train-tokenizer.js';
+
+export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'bin', 'minimind.js');
+
+export function tmpDir(prefix = 'minimind-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface Workspace { dir: string; corpus: string; tokenizer: string }
+
+/** A directory with corpus.jsonl (demo facts) and a 300-token tokenizer trained on it. */
+export async function workspace(docs = 400): Promise<Workspace> {
+  const dir = tmpDir();
+  const corpus = path.join(dir, 'corpus.jsonl');
+  fs.writeFileSync(corpus, demoCorpus(7, 200, 10, docs).docs.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  const tokenizer = path.join(dir, 'tok');
+  await trainTokenizer([corpus], 300, tokenizer, { progress: false });
+  return { dir, corpus, tokenizer };
+}
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+export function cli(args: string[], cwd = ROOT): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function cliAsync(args: string[], cwd = ROOT) {
+  return spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Merge flag lists: a later `--flag value` replaces an earlier one. */
+export function flags(...lists: string[][]): string[] {
+  const out: string[] = [];
+  for (const list of lists) {
+    for (let i = 0; i < list.length; i++) {
+      const f = list[i], takesValue = i + 1 < list.length && !list[i + 1].startsWith('--');
+      const at = f.startsWith('--') ? out.indexOf(f) : -1;
+      const chunk = takesValue ? [f, list[++i]] : [f];
+      if (at >= 0) out.splice(at, out[at + 1] !== undefined && !out[at + 1].startsWith('--') ? 2 : 1, ...chunk);
+      else out.push(...chunk);
+    }
+  }
+  return out;
+}
+
+/** Flags for a very small, quick model run. */
+export const TINY = ['--preset', 'tiny', '--hidden_size', '32', '--num_hidden_layers', '2', '--num_attention_heads', '4', '--num_key_value_heads', '2',
+  '--max_seq_len', '32', '--batch_size', '4', '--accumulation_steps', '1', '--threads', '1', '--no-progress', '--learning_rate', '3e-3'];
+
+/** A user error: exit 1, the message on stderr, no stack trace. */
+export function isCleanError(r: CliResult, pattern: RegExp): string | null {
+  if (r.code !== 1) return `exit code ${r.code}, stderr: ${r.stderr}`;
+  if (!pattern.test(r.stderr)) return `stderr does not match ${pattern}: ${r.stderr}`;
+  if (/\n\s+at .+:\d+:\d+/.test(r.stderr)) return `stack trace printed: ${r.stderr}`;
+  return null;
+}
