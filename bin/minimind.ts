@@ -2,11 +2,14 @@
 // minimind: train a small language model from raw text to chat, on your own computer.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
+
+if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
 
 const argv = hideBin(process.argv);
 // yargs merges a repeated numeric flag by adding the values; say so instead of guessing

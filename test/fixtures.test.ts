@@ -40,6 +40,7 @@ for (const name of ['tiny_dense', 'tiny_qknorm', 'tiny_moe']) {
       const e = relErr(gv, t.get(`grad.${k}`)!.data as Float32Array);
       assert.ok(e < 1e-5, `gradient of ${k}: relative error ${e.toExponential(2)}`);
     }
+    assert.ok(Math.abs(Math.sqrt(r.gradSumSq) - Number(metadata.grad_norm)) / Number(metadata.grad_norm) < 1e-5, `in-graph grad norm ${Math.sqrt(r.gradSumSq)} vs ${metadata.grad_norm}`);
     const norm = clipGradNorm(r.grads.values(), opt.clip);
     assert.ok(Math.abs(norm - Number(metadata.grad_norm)) / norm < 1e-5, `grad norm ${norm} vs ${metadata.grad_norm}`);
     // The optimizer step starts from PyTorch's exact gradients: Adam's first step is

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkGrad, runGraph } from './gradcheck.js';
 import { Rng } from '../src/util/rng.js';
-import { attention, causalBias, crossEntropy, linear, rmsNorm, rope, ropeTables, silu } from '../src/graph/nn.js';
+import { attention, causalBias, crossEntropy, linear, lmHeadCrossEntropy, rmsNorm, rope, ropeTables, swigluAct } from '../src/graph/nn.js';
 
 const i64 = (v: number[]) => BigInt64Array.from(v.map(BigInt));
 const f64 = (v: ArrayLike<number>) => Float64Array.from(v);
@@ -12,7 +12,7 @@ const f64 = (v: ArrayLike<number>) => Float64Array.from(v);
 const unary: [string, (g: any, x: any) => any, boolean?][] = [
   ['Neg', (g, x) => g.neg(x)], ['Exp', (g, x) => g.exp(x)], ['Sigmoid', (g, x) => g.sigmoid(x)],
   ['Log', (g, x) => g.log(x), true], ['Sqrt', (g, x) => g.sqrt(x), true], ['Reciprocal', (g, x) => g.reciprocal(x), true],
-  ['Pow', (g, x) => g.pow(x, 3)], ['SiLU', (g, x) => silu(g, x)], ['Identity', (g, x) => g.identity(x)],
+  ['Pow', (g, x) => g.pow(x, 3)], ['SwiGLU activation', (g, x) => swigluAct(g, x, g.exp(x))], ['Identity', (g, x) => g.identity(x)],
   ['Softmax', (g, x) => g.softmax(x, -1)], ['Softmax axis 0', (g, x) => g.softmax(x, 0)], ['LogSoftmax', (g, x) => g.logSoftmax(x, 1)],
   ['ReduceSum', (g, x) => g.reduceSum(x, [1], false)], ['ReduceSum keepdims', (g, x) => g.reduceSum(x, [0, 2], true)],
   ['ReduceMean', (g, x) => g.reduceMean(x, [2], false)], ['ReduceMax', (g, x) => g.reduceMax(x, [1], true)],
@@ -28,6 +28,11 @@ for (const [name, fn, positive] of unary) {
     await checkGrad([{ name: 'x', shape: [2, 3, 4], positive }], (g, [x]) => fn(g, x));
   });
 }
+
+test('grad SwiGLU with the down projection inside the group', async () => {
+  await checkGrad([{ name: 'gate', shape: [2, 3, 6] }, { name: 'up', shape: [2, 3, 6] }, { name: 'down', shape: [4, 6] }],
+    (g, [gate, up, down]) => swigluAct(g, gate, up, down));
+});
 
 test('grad broadcasting binary ops (Add Sub Mul Div Max Pow)', async () => {
   await checkGrad([{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [3, 1], positive: true }], (g, [a, b]) =>
@@ -103,4 +108,17 @@ test('grad causal attention computed in query blocks equals the unblocked one', 
 test('grad cross-entropy with ignore_index -100', async () => {
   await checkGrad([{ name: 'logits', shape: [5, 7] }, { name: 'labels', shape: [5], dtype: 'int64', data: i64([3, -100, 0, 6, -100]) }],
     (g, [l, y]) => crossEntropy(g, l, y));
+});
+
+test('grad blocked LM head + cross-entropy, and it equals the unblocked one', async () => {
+  const labels = i64([3, -100, 0, 6, -100, 2, 5, 1, -100, 4, 4, 0]);
+  const inputs = [{ name: 'h', shape: [2, 6, 4] }, { name: 'E', shape: [7, 4] }, { name: 'labels', shape: [2, 6], dtype: 'int64' as const, data: labels }];
+  await checkGrad(inputs, (g, [h, E, y]) => lmHeadCrossEntropy(g, h, E, y, 3));
+  const rng = new Rng(9);
+  const vals = inputs.map((i) => (i as { data?: BigInt64Array }).data ?? Float64Array.from({ length: i.shape.reduce((p, d) => p * d, 1) }, () => rng.normal()));
+  const [blocked, plain] = await Promise.all([
+    runGraph(inputs.map((i, k) => ({ ...i, data: vals[k] })), (g, [h, E, y]) => lmHeadCrossEntropy(g, h, E, y, 3)),
+    runGraph(inputs.map((i, k) => ({ ...i, data: vals[k] })), (g, [h, E, y]) => crossEntropy(g, g.reshape(linear(g, h, E), [-1, 7]), g.reshape(y, [-1]))),
+  ]);
+  assert.ok(Math.abs(blocked[0] - plain[0]) < 1e-12, `${blocked[0]} vs ${plain[0]}`);
 });

@@ -3,15 +3,15 @@
 import { MiniMindConfig } from '../model/config.js';
 import { initParams } from '../model/params.js';
 import { TrainSession } from '../model/train-session.js';
-import { AdamW, clipGradNorm } from '../runtime/optimizer.js';
+import { AdamW, clipScale } from '../runtime/optimizer.js';
 import { SessionOptions } from '../runtime/session.js';
 import { Rng } from '../util/rng.js';
 import { machine, median, peakRssMb, timeIt } from './stats.js';
 
-export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5): Promise<Record<string, unknown>> {
+export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5, attnChunks?: number): Promise<Record<string, unknown>> {
   const params = initParams(c);
   const t0 = performance.now();
-  const sess = await TrainSession.create(c, { seqLen: T }, so);
+  const sess = await TrainSession.create(c, { seqLen: T, attnChunks }, so);
   const buildS = (performance.now() - t0) / 1000;
   sess.bind(params);
   const rng = new Rng(0);
@@ -21,8 +21,7 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   const losses: number[] = [];
   const times = await timeIt(async () => {
     const r = await sess.step({ ids, labels, B, T });
-    clipGradNorm(r.grads.values(), 1);
-    opt.update(params, r.grads, 1e-4);
+    opt.update(params, r.grads, 1e-4, clipScale(Math.sqrt(r.gradSumSq), 1)); // as the training loop does
     losses.push(r.loss);
   }, warmup, timed);
   await sess.release();

@@ -14,13 +14,16 @@ export const benchCommand = {
     .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
     .option('timed', { type: 'number', default: 5, describe: 'timed runs (the median is reported)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
+    .option('attn_chunks', { type: 'number', describe: 'train: causal attention query blocks (default: blocks of ~128)' })
+    .option('mem_pattern', { type: 'boolean', default: false, describe: "ONNX Runtime's memory pattern planning" })
+    .option('mem_arena', { type: 'boolean', default: false, describe: "ONNX Runtime's CPU memory arena (faster allocation, more memory)" })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'decode: weight format (q4: 4-bit MatMulNBits)' })
     .example('$0 bench train --preset minimind-v1-small --batch_size 4 --max_seq_len 512 --json', 'training throughput of the 26.9M model'),
   handler: handler(async (a: Args) => {
     const c = modelConfig(a);
-    const so = sessionOptions(a);
+    const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
     const res = a.what === 'train'
-      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)
+      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined)
       : await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number);
     const out = { preset: a.preset, ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
     if (a.json) process.stdout.write(JSON.stringify(out) + '\n');

@@ -144,7 +144,7 @@ export class Graph {
     try { res = body(); } finally { this.openGroups.pop(); }
     grp.outputs = res.outputs;
     grp.saved = res.saved ?? {};
-    for (const n of grp.nodes) if (!n.group) n.group = grp;
+    for (const n of grp.nodes) n.group = grp; // the outermost group owns nested groups' nodes
     return res.outputs;
   }
 

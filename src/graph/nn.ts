@@ -31,16 +31,28 @@ export function rmsNorm(g: Graph, x: Tensor, w: Tensor, eps: number): Tensor {
   })[0];
 }
 
-/** x * sigmoid(x). */
-export function silu(g: Graph, x: Tensor): Tensor {
-  return g.group('SiLU', [x], {}, () => {
-    const s = g.sigmoid(x);
-    return { outputs: [g.mul(x, s)], saved: { s } };
-  }, ({ g: b, gradOut: [gy], saved: { s } }) => {
-    // d/dx x*s = s * (1 + x * (1 - s))
-    const one = b.scalar(1, x.dtype);
-    return [b.mul(gy!, b.mul(s, b.add(one, b.mul(x, b.sub(one, s)))))];
-  })[0];
+/**
+ * SwiGLU's activation silu(gate) * up, and with `down` given the down projection too.
+ * Only gate and up are kept for the backward pass, which recomputes the sigmoid and the
+ * activation: the FFN's [tokens, intermediate] tensors are the biggest ones a layer
+ * stores after attention.
+ */
+export function swigluAct(g: Graph, gate: Tensor, up: Tensor, down?: Tensor): Tensor {
+  const act = (b: Graph) => b.mul(b.mul(gate, b.sigmoid(gate)), up);
+  const inputs = down ? [gate, up, down] : [gate, up];
+  return g.group('SwiGLU', inputs, {}, () => ({ outputs: [down ? linear(g, act(g), down) : act(g)] }),
+    ({ g: b, gradOut: [gy], need }) => {
+      const s = b.sigmoid(gate), one = b.scalar(1, gate.dtype);
+      let dact = gy!, dDown: Tensor | null = null;
+      if (down) {
+        const h = down.shape[1] as number, o = down.shape[0] as number;
+        dact = b.matmul(gy!, down);
+        if (need[2]) dDown = b.gemm(b.reshape(gy!, [-1, o]), b.reshape(b.mul(b.mul(gate, s), up), [-1, h]), true, false);
+      }
+      // d/dgate silu(gate) = s * (1 + gate * (1 - s))
+      return [need[0] ? b.mul(b.mul(dact, up), b.mul(s, b.add(one, b.mul(gate, b.sub(one, s))))) : null,
+        need[1] ? b.mul(dact, b.mul(gate, s)) : null, ...(down ? [dDown] : [])];
+    })[0];
 }
 
 /**
@@ -63,6 +75,51 @@ export function crossEntropy(g: Graph, logits: Tensor, labels: Tensor, ignoreInd
     const w = b.unsqueeze(b.mul(mask, b.div(gy!, count)), [1]);
     const p = b.mul(b.exp(logp), w);
     return [b.scatterElements(p, safe, b.neg(w), 1, 'add'), null];
+  })[0];
+}
+
+/**
+ * Mean cross-entropy of the tied LM head, logits = h @ E^T, computed in blocks of the
+ * sequence axis: h [B, T, d] with T static, E [V, d], labels [B, T]. Logits never exist
+ * for the whole batch; the backward pass recomputes each block's. Same value and
+ * gradients as crossEntropy(linear(h, E)).
+ */
+export function lmHeadCrossEntropy(g: Graph, h: Tensor, E: Tensor, labels: Tensor, chunks: number, ignoreIndex = -100): Tensor {
+  const T = h.shape[1] as number, d = E.shape[1] as number;
+  if (typeof h.shape[1] !== 'number' || T % chunks !== 0) throw new GraphError(`lmHeadCrossEntropy: sequence length ${h.shape[1]} is not static or not divisible by ${chunks}`);
+  const Tc = T / chunks;
+  const block = (b: Graph, i: number) => {
+    const hc = b.reshape(chunks === 1 ? h : b.slice(h, 1, i * Tc, (i + 1) * Tc), [-1, d]);
+    const yc = b.reshape(chunks === 1 ? labels : b.slice(labels, 1, i * Tc, (i + 1) * Tc), [-1]);
+    const valid = b.not(b.equal(yc, b.scalar(ignoreIndex, 'int64')));
+    return { hc, valid, safe: b.unsqueeze(b.where(valid, yc, b.scalar(0, 'int64')), [1]), mask: b.cast(valid, h.dtype) };
+  };
+  const blocks: ReturnType<typeof block>[] = [];
+  const logp = (b: Graph, x: ReturnType<typeof block>) => b.logSoftmax(b.matmul(x.hc, b.transpose(E, [1, 0])), -1);
+  let count: Tensor;
+  return g.group('LMHeadCrossEntropy', [h, E, labels], {}, () => {
+    let nll: Tensor | null = null, n: Tensor | null = null;
+    for (let i = 0; i < chunks; i++) {
+      const x = block(g, i);
+      blocks.push(x);
+      const picked = g.squeeze(g.gatherElements(logp(g, x), x.safe, 1), [1]);
+      const s = g.reduceSum(g.mul(picked, x.mask), [0], false), c = g.reduceSum(x.mask, [0], false);
+      nll = nll ? g.add(nll, s) : s;
+      n = n ? g.add(n, c) : c;
+    }
+    count = g.max(n!, 1);
+    return { outputs: [g.div(g.neg(nll!), count)] };
+  }, ({ g: b, gradOut: [gy], need }) => {
+    const dh: Tensor[] = [];
+    let dE: Tensor | null = null;
+    for (const x of blocks) {
+      const w = b.unsqueeze(b.mul(x.mask, b.div(gy!, count)), [1]);
+      const d = b.scatterElements(b.mul(b.exp(logp(b, x)), w), x.safe, b.neg(w), 1, 'add'); // (softmax - onehot) * w
+      if (need[0]) dh.push(b.matmul(d, E));
+      if (need[1]) { const part = b.gemm(d, x.hc, true, false); dE = dE ? b.add(dE, part) : part; }
+    }
+    const dhAll = need[0] ? b.reshapeTo(dh.length === 1 ? dh[0] : b.concat(dh.map((t) => b.reshape(t, [-1, Tc, d])), 1), b.shapeOf(h), h.shape) : null;
+    return [dhAll, dE, null];
   })[0];
 }
 
@@ -134,8 +191,9 @@ function attentionCore(g: Graph, qg: Tensor, kt: Tensor, vt: Tensor, bias: Tenso
   };
   const inputs = bias ? [qg, kt, vt, bias] : [qg, kt, vt];
   const sliced: ReturnType<typeof pieces>[] = []; // the forward's block slices, reused by the backward
+  const outs: Tensor[] = [];
   return g.group('Attention', inputs, {}, () => {
-    const outs = blocks.map((blk) => { const x = pieces(g, blk); sliced.push(x); return g.matmul(probs(g, x), x.vs); });
+    for (const blk of blocks) { const x = pieces(g, blk); sliced.push(x); outs.push(g.matmul(probs(g, x), x.vs)); }
     return { outputs: [outs.length === 1 ? outs[0] : g.concat(outs, 2)] };
   }, ({ g: b, gradOut: [gy], need }) => {
     const swap = (t: Tensor) => b.transpose(t, [0, 1, 3, 2]);
@@ -150,7 +208,9 @@ function attentionCore(g: Graph, qg: Tensor, kt: Tensor, vt: Tensor, bias: Tenso
       const dout = blk ? b.slice(gy!, 2, blk.r0, blk.r1) : gy!;
       const dvi = padTo(b.matmul(swap(p), dout), 2, blk);        // B,KV,S,hd
       const dp = b.matmul(dout, swap(x.vs));
-      const ds = b.mul(p, b.sub(dp, b.reduceSum(b.mul(dp, p), [-1], true)));
+      // softmax backward: rowsum(dp * p) equals rowsum(dout * out), a sum over the head
+      // dimension instead of over all keys
+      const ds = b.mul(p, b.sub(dp, b.reduceSum(b.mul(dout, outs[i]), [-1], true)));
       dq.push(b.matmul(ds, swap(x.ks)));
       const dki = padTo(b.matmul(swap(x.qs), ds), 3, blk);       // B,KV,hd,S
       dkt = dkt ? b.add(dkt, dki) : dki;

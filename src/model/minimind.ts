@@ -4,7 +4,7 @@
 import { Dim, mulDims } from '../graph/dims.js';
 import { grad } from '../graph/autodiff.js';
 import { FloatType, Graph, Tensor } from '../graph/graph.js';
-import { attention, crossEntropy, linear, rmsNorm, rope, silu } from '../graph/nn.js';
+import { attention, crossEntropy, linear, lmHeadCrossEntropy, rmsNorm, rope, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
@@ -12,13 +12,16 @@ type ParamFn = (name: string) => Tensor;
 /** Hook that may wrap a linear layer (LoRA adapters); gets the weight name. */
 export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor) => Tensor;
 
-interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; chunks: number }
+interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; hooked: boolean; chunks: number }
 
 const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)));
 
 function swiglu(ctx: Ctx, x: Tensor, prefix: string): Tensor {
   const { g } = ctx;
-  return proj(ctx, g.mul(silu(g, proj(ctx, x, `${prefix}.gate_proj.weight`)), proj(ctx, x, `${prefix}.up_proj.weight`)), `${prefix}.down_proj.weight`);
+  const gate = proj(ctx, x, `${prefix}.gate_proj.weight`), up = proj(ctx, x, `${prefix}.up_proj.weight`);
+  // without hooks (LoRA, quantization) the down projection joins the activation's group
+  if (!ctx.hooked) return swigluAct(g, gate, up, ctx.p(`${prefix}.down_proj.weight`));
+  return proj(ctx, swigluAct(g, gate, up), `${prefix}.down_proj.weight`);
 }
 
 /**
@@ -139,7 +142,7 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   for (const n of shapes.keys()) p(n); // every weight is an input of the training graph
   const labels = g.input('labels', 'int64', ['B', T]);
   const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), chunks };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   const auxes: Tensor[] = [];
@@ -149,21 +152,32 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
     if (r.aux) auxes.push(r.aux);
   }
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
-  const logits = ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, E));
-  const lm = crossEntropy(g, g.reshape(logits, [-1, c.vocab_size]), g.reshape(labels, [-1]));
+  let lm: Tensor;
+  if (o.seqLen && !o.logits && !o.linearHook) {
+    // blocks of ~128 positions: the [tokens, vocab] logits never exist all at once
+    lm = lmHeadCrossEntropy(g, x, E, labels, defaultChunks(o.seqLen));
+  } else {
+    const logits = ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, E));
+    lm = crossEntropy(g, g.reshape(logits, [-1, c.vocab_size]), g.reshape(labels, [-1]));
+    if (o.logits) g.output(logits, 'logits');
+  }
   const aux = auxes.length ? auxes.reduce((a, b) => g.add(a, b)) : null;
   const loss = aux ? g.add(lm, aux) : lm;
   g.output(loss, 'loss');
   g.output(lm, 'lm_loss');
   if (aux) g.output(aux, 'aux_loss');
-  if (o.logits) g.output(logits, 'logits');
   const trainable = [...params.keys()].filter((n) => (o.trainable ?? (() => true))(n));
   const grads = grad(g, [loss], trainable.map((n) => params.get(n)!));
+  let sumsq: Tensor | null = null;
   for (const n of trainable) {
     const gt = grads.get(params.get(n)!);
     if (!gt) throw new Error(`parameter "${n}" does not affect the loss`);
     g.output(gt, `grad.${n}`);
+    const sq = g.node('ReduceSumSquare', [gt], [{ dtype: gt.dtype, shape: [] }], { keepdims: { i: 0 } })[0];
+    sumsq = sumsq ? g.add(sumsq, sq) : sq;
   }
+  // squared global gradient norm, for clipping without another pass over the gradients
+  if (sumsq) g.output(sumsq, 'grad_sumsq');
   return { graph: g, params, trainable };
 }
 
@@ -176,7 +190,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? []);
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), chunks: 1 };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1 };
   const hd = headDim(c), KV = c.num_key_value_heads;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
   for (let l = 0; l < c.num_hidden_layers; l++) {

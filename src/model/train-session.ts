@@ -8,7 +8,7 @@ import { Params } from './params.js';
 
 import type { Batch } from '../data/loader.js';
 export type { Batch };
-export interface StepResult { loss: number; lmLoss: number; auxLoss: number; grads: Map<string, Float32Array>; logits?: Float32Array }
+export interface StepResult { loss: number; lmLoss: number; auxLoss: number; grads: Map<string, Float32Array>; gradSumSq: number; logits?: Float32Array }
 
 export class TrainSession {
   private weightFeeds: Record<string, ort.Tensor> = {};
@@ -39,7 +39,7 @@ export class TrainSession {
     const grads = new Map<string, Float32Array>();
     for (const n of this.trainable) grads.set(n, out[`grad.${n}`].data as Float32Array);
     const num = (k: string) => (out[k] ? (out[k].data as Float32Array)[0] : 0);
-    return { loss: num('loss'), lmLoss: num('lm_loss'), auxLoss: num('aux_loss'), grads, logits: out.logits?.data as Float32Array | undefined };
+    return { loss: num('loss'), lmLoss: num('lm_loss'), auxLoss: num('aux_loss'), grads, gradSumSq: num('grad_sumsq'), logits: out.logits?.data as Float32Array | undefined };
   }
 
   release(): Promise<void> { return this.session.release(); }

@@ -14,8 +14,8 @@ export class AdamW {
     this.beta1 = o.beta1 ?? 0.9; this.beta2 = o.beta2 ?? 0.999; this.eps = o.eps ?? 1e-8; this.weightDecay = o.weightDecay ?? 0.01;
   }
 
-  /** One update of every parameter that has a gradient. */
-  update(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number): void {
+  /** One update of every parameter that has a gradient, each gradient scaled by gradScale (clipping). */
+  update(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number, gradScale = 1): void {
     this.step++;
     const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
     const stepSize = lr / (1 - b1 ** this.step);
@@ -26,17 +26,17 @@ export class AdamW {
       if (!p) throw new Error(`optimizer: gradient for unknown parameter "${name}"`);
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v) { m = new Float32Array(p.length); v = new Float32Array(p.length); this.m.set(name, m); this.v.set(name, v); }
-      adamwKernel(p, g, m, v, b1, b2, eps, stepSize, bc2sqrt, decay);
+      adamwKernel(p, g, m, v, b1, b2, eps, stepSize, bc2sqrt, decay, gradScale);
     }
   }
 }
 
 // Kept monomorphic and free of closures so V8 compiles it to a tight loop.
 function adamwKernel(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number,
-  eps: number, stepSize: number, bc2sqrt: number, decay: number): void {
+  eps: number, stepSize: number, bc2sqrt: number, decay: number, scale: number): void {
   const c1 = 1 - b1, c2 = 1 - b2;
   for (let i = 0; i < p.length; i++) {
-    const gi = g[i];
+    const gi = Math.fround(g[i] * scale); // as if clipped in place in float32, like PyTorch
     const mi = b1 * m[i] + c1 * gi;
     const vi = b2 * v[i] + c2 * gi * gi;
     m[i] = mi; v[i] = vi;
@@ -44,14 +44,24 @@ function adamwKernel(p: Float32Array, g: Float32Array, m: Float32Array, v: Float
   }
 }
 
-/** Scale gradients so their global L2 norm is at most maxNorm (as torch.nn.utils.clip_grad_norm_). Returns the norm before clipping. */
+export function sumOfSquares(grads: Iterable<Float32Array>): number {
+  let sq = 0;
+  for (const g of grads) { let s = 0; for (let i = 0; i < g.length; i++) s += g[i] * g[i]; sq += s; }
+  return sq;
+}
+
+/** The factor torch.nn.utils.clip_grad_norm_ scales gradients by, given their global norm. */
+export function clipScale(norm: number, maxNorm: number): number {
+  const coef = maxNorm / (norm + 1e-6);
+  return maxNorm > 0 && coef < 1 ? coef : 1;
+}
+
+/** Scale gradients in place so their global L2 norm is at most maxNorm. Returns the norm before clipping. */
 export function clipGradNorm(grads: Iterable<Float32Array>, maxNorm: number): number {
   const list = [...grads];
-  let sq = 0;
-  for (const g of list) { let s = 0; for (let i = 0; i < g.length; i++) s += g[i] * g[i]; sq += s; }
-  const norm = Math.sqrt(sq);
-  const coef = maxNorm / (norm + 1e-6);
-  if (maxNorm > 0 && coef < 1) for (const g of list) for (let i = 0; i < g.length; i++) g[i] *= coef;
+  const norm = Math.sqrt(sumOfSquares(list));
+  const coef = clipScale(norm, maxNorm);
+  if (coef < 1) for (const g of list) for (let i = 0; i < g.length; i++) g[i] *= coef;
   return norm;
 }
 

@@ -24,6 +24,11 @@ export interface SessionOptions {
   profilePrefix?: string;
   /** ORT's CPU memory arena: faster allocation, but it grows and never shrinks (default off) */
   memArena?: boolean;
+  /** ORT's memory pattern: one pre-planned block per input shape (default off: it allocates
+   * the plan's whole peak at once and costs memory and page faults for training graphs) */
+  memPattern?: boolean;
+  /** graph optimizers to turn off (by ORT name) */
+  disabledOptimizers?: string[];
 }
 
 export interface Session {
@@ -41,16 +46,19 @@ async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o:
     graphOptimizationLevel: o.optimization ?? 'all',
     logSeverityLevel: 3,
     enableCpuMemArena: o.memArena ?? false,
+    enableMemPattern: o.memPattern ?? false,
     enableProfiling: !!o.profilePrefix,
     profileFilePrefix: o.profilePrefix,
     // Our backward passes recompute some forward values on purpose (attention
     // probabilities) to save memory; common-subexpression elimination would undo that.
-    extra: { optimization: { disable_specified_optimizers: 'CommonSubexpressionElimination' } },
+    extra: { optimization: { disable_specified_optimizers: ['CommonSubexpressionElimination', ...(o.disabledOptimizers ?? [])].join(',') } },
   });
 }
 
 export async function createSession(graph: Graph | Uint8Array, o: SessionOptions = {}): Promise<Session> {
   const bytes = graph instanceof Uint8Array ? graph : toOnnx(graph);
+  // ORT fuses x*sigmoid(x) into QuickGelu, which only has a float32 kernel
+  if (!(graph instanceof Uint8Array) && graph.floatType === 'float64') o = { ...o, disabledOptimizers: [...(o.disabledOptimizers ?? []), 'QuickGeluFusion'] };
   const wanted = o.provider ?? 'cpu';
   const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [wanted];
   const failures: string[] = [];

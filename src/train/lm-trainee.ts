@@ -26,6 +26,6 @@ export class LMTrainee implements Trainee<Batch> {
     const r = await this.session.step(b);
     const metrics: Record<string, number> = {};
     if (r.auxLoss) { metrics.aux_loss = r.auxLoss; metrics.lm_loss = r.lmLoss; }
-    return { loss: r.loss, grads: r.grads, metrics };
+    return { loss: r.loss, grads: r.grads, gradSumSq: r.gradSumSq, metrics };
   }
 }

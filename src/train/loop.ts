@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { AdamW, clipGradNorm, learningRate, Schedule } from '../runtime/optimizer.js';
+import { AdamW, clipScale, learningRate, Schedule, sumOfSquares } from '../runtime/optimizer.js';
 import { lossSvg } from './chart.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, TrainState } from './checkpoint.js';
 import { Progress } from './progress.js';
 
-export interface StepOutput { loss: number; grads: Map<string, Float32Array>; metrics?: Record<string, number> }
+export interface StepOutput { loss: number; grads: Map<string, Float32Array>; /** squared gradient norm, if the graph computed it */ gradSumSq?: number; metrics?: Record<string, number> }
 
 /** What a stage trains: weights the optimizer updates in place, and one forward+backward. */
 export interface Trainee<B> {
@@ -78,10 +78,12 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   });
   const save = () => saveCheckpoint(o.runDir, state(), new Map([...trainee.trainable].map(([k, a]) => [k, { shape: trainee.shapes.get(k)!, data: a }])), opt, o.keepCheckpoints);
 
-  let stop = false;
+  let stop = false, firstSignal = 0;
   const onSigint = () => {
-    if (stop) { process.stderr.write('\nsecond Ctrl-C: exiting without waiting for the checkpoint\n'); process.exit(130); }
-    stop = true;
+    // a terminal's Ctrl-C can arrive twice (directly and forwarded by the launcher): a
+    // second press counts only after a second
+    if (stop && performance.now() - firstSignal > 1000) { process.stderr.write('\nsecond Ctrl-C: exiting without waiting for the checkpoint\n'); process.exit(130); }
+    if (!stop) { stop = true; firstSignal = performance.now(); process.stderr.write('\nCtrl-C: saving a checkpoint after this step (press again to quit now)\n'); }
   };
   process.on('SIGINT', onSigint);
   const bar = new Progress(o.stage, totalSteps, step, process.stderr, o.progress !== false);
@@ -92,7 +94,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   try {
     while (step < totalSteps && !stop) {
       let lossSum = 0, tokens = 0;
-      let grads: Map<string, Float32Array> | null = null;
+      let grads: Map<string, Float32Array> | null = null, sumsq: number | undefined;
       for (let k = 0; k < acc; k++) {
         const m = micro % totalMicro; // --max_steps beyond the epochs wraps around
         const batch = data.batch(Math.floor(m / data.batchesPerEpoch), m % data.batchesPerEpoch);
@@ -101,7 +103,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         lossSum += out.loss;
         tokens += data.tokens(batch);
         for (const [key, val] of Object.entries(out.metrics ?? {})) winMetrics[key] = (winMetrics[key] ?? 0) + val / acc;
-        if (acc === 1) grads = out.grads;
+        if (acc === 1) { grads = out.grads; sumsq = out.gradSumSq; }
         else {
           accGrads ??= new Map([...out.grads].map(([n, g]) => [n, new Float32Array(g.length)]));
           for (const [n, g] of out.grads) { const a = accGrads.get(n)!; for (let i = 0; i < g.length; i++) a[i] += g[i]; }
@@ -111,9 +113,9 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         grads = accGrads!;
         for (const a of grads.values()) for (let i = 0; i < a.length; i++) a[i] /= acc;
       }
-      const gradNorm = clipGradNorm(grads!.values(), o.gradClip);
+      const gradNorm = Math.sqrt(sumsq ?? sumOfSquares(grads!.values()));
       const lr = learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
-      opt.update(trainee.trainable, grads!, lr);
+      opt.update(trainee.trainable, grads!, lr, clipScale(gradNorm, o.gradClip));
       if (acc > 1) for (const a of accGrads!.values()) a.fill(0);
       step++;
       lastLoss = lossSum / acc;
