@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { benchDecode } from '../bench/decode.js';
 import { benchTrain } from '../bench/train.js';
+import { benchTokenizer } from '../bench/tokenizer.js';
 import { Quantize } from '../model/generate.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
 
@@ -8,7 +9,8 @@ export const benchCommand = {
   command: 'bench <what>',
   describe: 'measure speed and memory (one JSON line with --json)',
   builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .positional('what', { choices: ['train', 'decode'], describe: 'train: one optimizer step on random tokens; decode: greedy generation with the KV cache' })
+    .positional('what', { choices: ['train', 'decode', 'tokenizer'], describe: 'train: one optimizer step on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB' })
+    .option('corpus_mb', { type: 'number', default: 100, describe: 'tokenizer: size of the generated corpus' })
     .option('batch_size', { type: 'number', default: 4 })
     .option('max_seq_len', { type: 'number', default: 512 })
     .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
@@ -24,8 +26,9 @@ export const benchCommand = {
     const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
     const res = a.what === 'train'
       ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined)
-      : await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number);
-    const out = { preset: a.preset, ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
+      : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
+        : await benchTokenizer(a.corpus_mb as number);
+    const out = { ...(a.what === 'tokenizer' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
     if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
     else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(16)} ${Array.isArray(v) ? v.map((x) => Number(x).toFixed(3)).join(' ') : typeof v === 'number' ? +v.toFixed(4) : v}\n`);
   }),

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import cliProgress from 'cli-progress';
 import { writeTokenizerFiles } from '../tokenizer/files.js';
-import { corpusTexts } from '../tokenizer/corpus.js';
+import { corpusTexts, splitFile } from '../tokenizer/corpus.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { trainBpe, WordCounter } from '../tokenizer/train.js';
 import { UserError } from '../util/errors.js';
@@ -19,7 +21,22 @@ export async function trainTokenizer(files: string[], vocabSize: number, outDir:
   bar?.start(100, 0, { phase: 'counting words' });
   const wc = new WordCounter();
   let done = 0, skipped = 0, n = 0;
-  for await (const { text, bytes } of corpusTexts(files, (w, why) => { skipped++; if (skipped <= 10) o.log?.(`warning: ${w}: ${why} (skipped)`); })) {
+  const bad = (w: string, why: string) => { skipped++; if (skipped <= 10) o.log?.(`warning: ${w}: ${why} (skipped)`); };
+  for (const f of files) if (!fs.existsSync(f)) throw new UserError(`cannot read ${f}: no such file`);
+  // large JSONL/TXT files are counted by one worker per core; CSV and small files inline
+  const parallel = files.filter((f) => !/\.csv$/i.test(f) && fs.statSync(f).size > (8 << 20));
+  const workers = Math.min(os.cpus().length, 8);
+  for (const f of parallel) {
+    const parts = await Promise.all(splitFile(f, workers).map(([start, end]) => new Promise<{ counts: Map<string, number>; bad: [number, string][] }>((resolve, reject) => {
+      const w = new Worker(new URL('../tokenizer/count-worker.js', import.meta.url), { workerData: { file: f, start, end, jsonl: /\.jsonl$/i.test(f) } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    })));
+    for (const p of parts) { wc.merge(p.counts); for (const [line, why] of p.bad) bad(`${f}:${line}`, why); }
+    done += fs.statSync(f).size;
+    bar?.update(Math.min(100, Math.round((100 * done) / Math.max(total, 1))));
+  }
+  for await (const { text, bytes } of corpusTexts(files.filter((f) => !parallel.includes(f)), bad)) {
     wc.add(text);
     done += bytes;
     if (++n % 2000 === 0) bar?.update(Math.min(100, Math.round((100 * done) / Math.max(total, 1))));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import Papa from 'papaparse';
 import { DataError, readJsonl, readLines } from '../data/lines.js';
 
-function textsOf(v: unknown): string[] {
+export function textsOf(v: unknown): string[] {
   if (typeof v === 'string') return [v];
   if (Array.isArray(v)) return v.flatMap(textsOf);
   if (v && typeof v === 'object') {
@@ -35,4 +35,26 @@ export async function* corpusTexts(files: string[], bad: (where: string, why: st
       }
     }
   }
+}
+
+/** Line-aligned byte ranges splitting a file into about `parts` pieces. */
+export function splitFile(file: string, parts: number): [number, number][] {
+  const size = fs.statSync(file).size;
+  const fd = fs.openSync(file, 'r');
+  const cuts = [0];
+  const buf = Buffer.alloc(1 << 16);
+  for (let k = 1; k < parts; k++) {
+    let pos = Math.floor((size * k) / parts);
+    for (;;) { // advance to just after the next newline
+      const got = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (got <= 0) { pos = size; break; }
+      const nl = buf.subarray(0, got).indexOf(10);
+      if (nl >= 0) { pos += nl + 1; break; }
+      pos += got;
+    }
+    if (pos > cuts[cuts.length - 1] && pos < size) cuts.push(pos);
+  }
+  fs.closeSync(fd);
+  cuts.push(size);
+  return cuts.slice(1).map((e, i) => [cuts[i], e]);
 }

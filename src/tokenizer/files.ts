@@ -12,8 +12,53 @@ export const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<
 /** these are not "special" for decoding: a model writes them as text */
 const TEXTUAL = new Set(['<tool_call>', '</tool_call>', '<tool_response>', '</tool_response>', '<think>', '</think>']);
 
-/** ChatML with optional system prompt, tools and reasoning blocks, as MiniMind's. */
-export const CHAT_TEMPLATE = `{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0].role == 'system' %}{{- messages[0].content + '\\n\\n' }}{%- endif %}{{- "# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}{%- for tool in tools %}{{- "\\n" }}{{- tool | tojson }}{%- endfor %}{{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}{%- else %}{%- if messages[0].role == 'system' %}{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}{%- endif %}{%- endif %}{%- for message in messages %}{%- if (message.role == "user") or (message.role == "system" and not loop.first) %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- elif message.role == "assistant" %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}{%- elif message.role == "tool" %}{%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}{{- '<|im_start|>user' }}{%- endif %}{{- '\\n<tool_response>\\n' + message.content + '\\n</tool_response>' }}{%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}{{- '<|im_end|>\\n' }}{%- endif %}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}`;
+/**
+ * ChatML as MiniMind-3 renders it: optional system prompt and tools, assistant turns with
+ * a reasoning block (<think>...</think>, empty when there is none), tool results as user
+ * turns, and a generation prompt that opens an empty reasoning block unless
+ * `open_thinking` is set.
+ */
+export const CHAT_TEMPLATE = [
+  "{%- if tools %}",
+  "{{- '<|im_start|>system\\n' }}",
+  "{%- if messages[0].role == 'system' %}{{- messages[0].content + '\\n\\n' }}{%- endif %}",
+  "{{- '# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>' }}",
+  "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}",
+  "{{- '\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n</tool_call><|im_end|>\\n' }}",
+  "{%- elif messages[0].role == 'system' %}",
+  "{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}",
+  "{%- endif %}",
+  "{%- for message in messages %}",
+  "{%- set content = message.content if message.content is string else '' %}",
+  "{%- if message.role == 'user' or (message.role == 'system' and not loop.first) %}",
+  "{{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>\\n' }}",
+  "{%- elif message.role == 'assistant' %}",
+  "{%- set reasoning = '' %}",
+  "{%- if message.reasoning_content is string %}{%- set reasoning = message.reasoning_content %}",
+  "{%- elif '</think>' in content %}",
+  "{%- set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}",
+  "{%- set content = content.split('</think>')[-1].lstrip('\\n') %}",
+  "{%- endif %}",
+  "{{- '<|im_start|>assistant\\n<think>\\n' + reasoning.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}",
+  "{%- if message.tool_calls %}{%- for call in message.tool_calls %}",
+  "{%- if (loop.first and content) or (not loop.first) %}{{- '\\n' }}{%- endif %}",
+  "{%- set fn = call.function if call.function else call %}",
+  "{{- '<tool_call>\\n{\"name\": \"' + fn.name + '\", \"arguments\": ' }}",
+  "{%- if fn.arguments is string %}{{- fn.arguments }}{%- else %}{{- fn.arguments | tojson }}{%- endif %}",
+  "{{- '}\\n</tool_call>' }}",
+  "{%- endfor %}{%- endif %}",
+  "{{- '<|im_end|>\\n' }}",
+  "{%- elif message.role == 'tool' %}",
+  "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}",
+  "{{- '\\n<tool_response>\\n' + content + '\\n</tool_response>' }}",
+  "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}",
+  "{%- endif %}",
+  "{%- endfor %}",
+  "{%- if add_generation_prompt %}",
+  "{{- '<|im_start|>assistant\\n' }}",
+  "{%- if open_thinking is defined and open_thinking is true %}{{- '<think>\\n' }}{%- else %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}",
+  "{%- endif %}",
+].join('');
 
 export interface TokenizerFiles { json: Record<string, unknown>; config: Record<string, unknown> }
 

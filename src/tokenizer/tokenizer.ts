@@ -15,8 +15,13 @@ export class MiniTokenizer {
   private template: Template | null;
 
   private constructor(readonly dir: string, private hf: hf.Tokenizer, readonly vocabSize: number, readonly config: Record<string, unknown>) {
+    // config entries may be strings, {content} objects or null (MiniMind v1 has no pad: its unk pads)
+    const entry = (k: string): string | undefined => {
+      const v = config[k] as string | { content?: string } | null | undefined;
+      return typeof v === 'string' ? v : v?.content ?? undefined;
+    };
     const id = (k: string, dflt: string) => {
-      const tok = (config[k] as string | undefined) ?? dflt;
+      const tok = entry(k) ?? (k === 'pad_token' ? entry('unk_token') : undefined) ?? dflt;
       const v = hf.tokenToId(tok);
       if (v === null || v === undefined) throw new TokenizerError(`${dir}: ${k} "${tok}" is not in the vocabulary`);
       return v;

@@ -67,19 +67,23 @@ export function trainBpe(counts: Map<string, number>, vocabSize: number, onProgr
   if (vocabSize < base) throw new RangeError(`vocab_size ${vocabSize} is smaller than the ${base} special and byte tokens`);
   const idToTok: string[] = [];
   for (const [t, i] of Object.entries(vocab)) idToTok[i] = t;
-  const words: number[][] = [], freq: number[] = [];
-  for (const [w, c] of counts) { words.push([...w].map((ch) => vocab[ch])); freq.push(c); }
+  // words as symbol arrays merged in place (len[] tracks their current length)
+  const words: Int32Array[] = [], len: number[] = [], freq: number[] = [];
+  for (const [w, c] of counts) { const arr = Int32Array.from([...w], (ch) => vocab[ch]); words.push(arr); len.push(arr.length); freq.push(c); }
 
   const pairCount = new Map<number, number>();
-  const where = new Map<number, Set<number>>();
+  // words that contain a pair (may list a word twice or after it stopped containing it:
+  // checked when used)
+  const where = new Map<number, number[]>();
   const bump = (pair: number, wi: number, by: number) => {
     pairCount.set(pair, (pairCount.get(pair) ?? 0) + by);
-    if (by > 0) { let s = where.get(pair); if (!s) where.set(pair, (s = new Set())); s.add(wi); }
+    if (by > 0) { const l = where.get(pair); if (l) { if (l[l.length - 1] !== wi) l.push(wi); } else where.set(pair, [wi]); }
   };
   words.forEach((w, wi) => { for (let i = 0; i + 1 < w.length; i++) bump(w[i] * KEY + w[i + 1], wi, freq[wi]); });
   const heap = new MaxHeap();
   for (const [p, c] of pairCount) heap.push(c, p);
 
+  const stamp = new Int32Array(words.length).fill(-1);
   const merges: [string, string][] = [];
   const total = vocabSize - base;
   while (idToTok.length < vocabSize) {
@@ -93,19 +97,30 @@ export function trainBpe(counts: Map<string, number>, vocabSize: number, onProgr
     merges.push([idToTok[a], idToTok[b]]);
     const changed = new Set<number>();
     for (const wi of where.get(pair) ?? []) {
-      const w = words[wi], f = freq[wi];
-      for (let i = 0; i + 1 < w.length; i++) {
-        if (w[i] !== a || w[i + 1] !== b) continue;
-        if (i > 0) { const p = w[i - 1] * KEY + a; bump(p, wi, -f); changed.add(p); }
-        if (i + 2 < w.length) { const p = b * KEY + w[i + 2]; bump(p, wi, -f); changed.add(p); }
-        w.splice(i, 2, id);
-        if (i > 0) { const p = w[i - 1] * KEY + id; bump(p, wi, f); changed.add(p); }
-        if (i + 1 < w.length) { const p = id * KEY + w[i + 1]; bump(p, wi, f); changed.add(p); }
+      if (stamp[wi] === id) continue;
+      stamp[wi] = id;
+      const w = words[wi], f = freq[wi], n = len[wi];
+      let out = 0;
+      for (let i = 0; i < n; i++) {
+        if (i + 1 < n && w[i] === a && w[i + 1] === b) {
+          // left neighbour: a fresh merge (id) means (b, a) was already taken off, and (id, a) never counted
+          if (out > 0 && w[out - 1] !== id) { const p = w[out - 1] * KEY + a; bump(p, wi, -f); changed.add(p); }
+          if (i + 2 < n) { const p = b * KEY + w[i + 2]; bump(p, wi, -f); changed.add(p); }
+          w[out] = id;
+          if (out > 0) { const p = w[out - 1] * KEY + id; bump(p, wi, f); changed.add(p); }
+          // the pair to the right is counted when its left symbol is written (below or next merge)
+          i++;
+        } else {
+          w[out] = w[i];
+          if (out > 0 && w[out - 1] === id) { const p = id * KEY + w[out]; bump(p, wi, f); changed.add(p); }
+        }
+        out++;
       }
+      len[wi] = out;
     }
     pairCount.delete(pair);
     where.delete(pair);
-    for (const p of changed) { const n = pairCount.get(p) ?? 0; if (n > 0) heap.push(n, p); }
+    for (const p of changed) { const cnt = pairCount.get(p) ?? 0; if (cnt > 0) heap.push(cnt, p); }
     if (onProgress && merges.length % 100 === 0) onProgress(merges.length, total);
   }
   const finalVocab: Record<string, number> = {};

@@ -1,0 +1,47 @@
+// Optional suite over ../shared/reference (MiniMind's own tokenizer files): it is not part
+// of the project and is skipped, saying so, where it is absent.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
+import { CHAT_TEMPLATE } from '../src/tokenizer/files.js';
+import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
+import { ROOT } from './helpers.js';
+
+export const SHARED = path.join(ROOT, '..', 'shared', 'reference');
+export const skipShared = fs.existsSync(SHARED) ? false : `../shared/reference is absent: optional reference suite skipped`;
+if (skipShared) console.log(`# ${skipShared}`);
+
+const SAMPLES = ['你好，世界! Hello world 🤖', '<|im_start|>system\nYou are MiniMind.<|im_end|>\n<|im_start|>user\n1+1=?<|im_end|>\n',
+  'fn main() { let x = "ünïcödé"; }  \n\n\t end', '鲁迅（1881年9月25日－1936年10月19日），原名周樟寿，后改名周树人。', "It's 3.14159 -- isn't it?"];
+
+for (const name of ['minimind3', 'minimind1']) {
+  test(`MiniMind's ${name} tokenizer loads and encodes identically in the Rust binding and the JS implementation`, { skip: skipShared }, async () => {
+    const dir = path.join(SHARED, name);
+    const ours = MiniTokenizer.load(dir);
+    const js = new JsTokenizer(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')));
+    assert.equal(ours.vocabSize, 6400);
+    for (const s of SAMPLES) {
+      const ids = await ours.encode(s);
+      assert.deepEqual(js.encode(s, { add_special_tokens: false }).ids, ids, s);
+      assert.equal(await ours.decode(ids), s);
+    }
+  });
+}
+
+test("our chat template renders conversations byte-identical to MiniMind-3's", { skip: skipShared }, () => {
+  const ref = new Template(JSON.parse(fs.readFileSync(path.join(SHARED, 'minimind3', 'tokenizer_config.json'), 'utf8')).chat_template);
+  const ours = new Template(CHAT_TEMPLATE);
+  const convs = [
+    [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: '2+2?' }, { role: 'assistant', content: '<think>\nadd\n</think>\n\n4' }],
+    [{ role: 'user', content: '你好' }, { role: 'assistant', content: '你好！', reasoning_content: '打招呼' }, { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: '', tool_calls: [{ function: { name: 'get_weather', arguments: { city: 'Paris' } } }] }, { role: 'tool', content: '{"t": 20}' }, { role: 'assistant', content: 'Sunny.' }],
+  ];
+  for (const messages of convs) {
+    for (const o of [{}, { add_generation_prompt: true }, { add_generation_prompt: true, open_thinking: true }, { add_generation_prompt: true, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }]) {
+      assert.equal(ours.render({ messages, ...o }), ref.render({ messages, ...o }), JSON.stringify(o));
+    }
+  }
+});
