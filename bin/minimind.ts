@@ -4,6 +4,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { benchCommand } from '../src/cli/bench.js';
+import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
+import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
@@ -28,6 +30,10 @@ await yargs(argv)
   .command(trainTokenizerCommand)
   .command(pretrainCommand)
   .command(evalPretrainCommand)
+  .command(fullSftCommand)
+  .command(loraSftCommand)
+  .command(mergeLoraCommand)
+  .command(chatCommand)
   .command(demoCommand)
   .command(benchCommand)
   .demandCommand(1, 'choose a command (see --help)')

@@ -1,7 +1,7 @@
 // Batches in a per-epoch shuffled order derived from a seed, addressed by (epoch, batch):
 // a run resumed at a stored position sees exactly the batches an uninterrupted run sees.
 import { Rng } from '../util/rng.js';
-import { SampleSource } from './samples.js';
+import { Sample, SampleSource } from './samples.js';
 
 export interface Batch { ids: BigInt64Array; labels: BigInt64Array; B: number; T: number; /** positions with a label */ labelTokens: number }
 
@@ -22,20 +22,28 @@ export class Loader {
     return this.perm.order;
   }
 
-  batch(epoch: number, b: number): Batch {
+  /** sample indices of batch b of an epoch */
+  indices(epoch: number, b: number): Uint32Array {
     const order = this.order(epoch);
-    const idx = order.subarray(b * this.batchSize, Math.min(order.length, (b + 1) * this.batchSize));
-    const T = this.source.seqLen, B = idx.length;
-    const ids = new BigInt64Array(B * T), labels = new BigInt64Array(B * T);
-    let labelTokens = 0;
-    idx.forEach((s, k) => {
-      const smp = this.source.get(s);
-      for (let t = 0; t < T; t++) {
-        ids[k * T + t] = BigInt(smp.ids[t]);
-        labels[k * T + t] = BigInt(smp.labels[t]);
-        if (smp.labels[t] !== -100) labelTokens++;
-      }
-    });
-    return { ids, labels, B, T, labelTokens };
+    return order.subarray(b * this.batchSize, Math.min(order.length, (b + 1) * this.batchSize));
   }
+
+  batch(epoch: number, b: number): Batch {
+    return toBatch([...this.indices(epoch, b)].map((i) => this.source.get(i)), this.source.seqLen);
+  }
+}
+
+/** Stack samples into a batch [B, T]. */
+export function toBatch(samples: Sample[], T: number): Batch {
+  const B = samples.length;
+  const ids = new BigInt64Array(B * T), labels = new BigInt64Array(B * T);
+  let labelTokens = 0;
+  samples.forEach((smp, k) => {
+    for (let t = 0; t < T; t++) {
+      ids[k * T + t] = BigInt(smp.ids[t]);
+      labels[k * T + t] = BigInt(smp.labels[t]);
+      if (smp.labels[t] !== -100) labelTokens++;
+    }
+  });
+  return { ids, labels, B, T, labelTokens };
 }

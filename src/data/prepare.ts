@@ -7,7 +7,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { DataError } from './lines.js';
-import { processData, Stage } from './process.js';
+import { Format, processData, Stage } from './process.js';
 import { ShardReader } from './shards.js';
 
 function fingerprint(files: string[], tok: MiniTokenizer, stage: string): string {
@@ -18,7 +18,7 @@ function fingerprint(files: string[], tok: MiniTokenizer, stage: string): string
 }
 
 export async function prepareShards(dataPath: string | string[], tok: MiniTokenizer, cacheDir: string, stage: Stage,
-  o: { strict?: boolean; log?: (m: string) => void; progress?: boolean } = {}): Promise<ShardReader> {
+  o: { strict?: boolean; log?: (m: string) => void; progress?: boolean; format?: Format; systemPromptRatio?: number; seed?: number } = {}): Promise<ShardReader> {
   const paths = (Array.isArray(dataPath) ? dataPath : String(dataPath).split(',')).map((p) => p.trim()).filter(Boolean);
   if (paths.length === 1 && fs.existsSync(paths[0]) && fs.statSync(paths[0]).isDirectory()) {
     const r = new ShardReader(paths[0]);
@@ -27,14 +27,15 @@ export async function prepareShards(dataPath: string | string[], tok: MiniTokeni
     return r;
   }
   for (const p of paths) if (!fs.existsSync(p)) throw new DataError(`cannot read data file ${p}: no such file`);
-  const fp = fingerprint(paths, tok, stage);
+  const fp = fingerprint(paths, tok, `${stage}|${o.format ?? 'auto'}|${o.systemPromptRatio ?? 0}|${o.seed ?? 42}`);
   const stampFile = path.join(cacheDir, 'fingerprint');
   if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === fp) return new ShardReader(cacheDir);
   const bar = o.progress !== false && process.stderr.isTTY
     ? new cliProgress.SingleBar({ format: 'tokenizing {bar} {percentage}% | {mbs} MB/s | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   const t0 = performance.now();
   bar?.start(100, 0, { mbs: '-' });
-  const meta = await processData({ inputs: paths, tokenizer: tok, outDir: cacheDir, stage, strict: o.strict, warn: (m) => o.log?.(`warning: ${m}`),
+  const meta = await processData({ inputs: paths, tokenizer: tok, outDir: cacheDir, stage, strict: o.strict, format: o.format,
+    systemPromptRatio: o.systemPromptRatio, seed: o.seed, warn: (m) => o.log?.(`warning: ${m}`),
     onProgress: (d, t) => bar?.update(Math.round((100 * d) / Math.max(t, 1)), { mbs: (d / 1e6 / ((performance.now() - t0) / 1000)).toFixed(1) }) });
   bar?.stop();
   fs.writeFileSync(stampFile, fp);

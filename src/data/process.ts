@@ -6,15 +6,23 @@ import Papa from 'papaparse';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { DataError, readJsonl } from './lines.js';
 import { ShardMeta, ShardWriter } from './shards.js';
+import { assistantMask, checkMessages, Encoded, fromAlpaca, fromShareGpt, Problem, spanMarkers, SYSTEM_PROMPTS } from './chat.js';
+import { ChatMessage } from '../tokenizer/tokenizer.js';
+import { Rng } from '../util/rng.js';
 
-export type Stage = 'pretrain';
+export type Stage = 'pretrain' | 'sft' | 'dpo';
+export type Format = 'auto' | 'minimind' | 'alpaca' | 'sharegpt';
 
 export interface ProcessOptions {
   inputs: string[];
   tokenizer: MiniTokenizer;
   outDir: string;
   stage: Stage;
+  format?: Format;
   strict?: boolean;
+  /** SFT: probability of adding a random system prompt to a conversation without one (MiniMind) */
+  systemPromptRatio?: number;
+  seed?: number;
   /** called as bytes are read */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** warnings (bad lines); the first 20 are reported, the rest only counted */
@@ -34,6 +42,14 @@ async function* records(file: string, o: ProcessOptions, bad: (where: string, wh
     yield* rows;
     return;
   }
+  if (/\.json$/i.test(file)) {
+    // a JSON array of records (LLaMA-Factory's datasets): small files, read whole
+    let arr: unknown;
+    try { arr = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { bad(file, `invalid JSON (${(e as Error).message})`); return; }
+    if (!Array.isArray(arr)) { bad(file, 'expected a JSON array of records (or use .jsonl)'); return; }
+    for (const [i, value] of arr.entries()) yield { value, where: `${file}: record ${i + 1}`, bytes: 0 };
+    return;
+  }
   if (/\.txt$/i.test(file)) {
     // plain text: one pretraining document per non-empty line
     const { readLines } = await import('./lines.js');
@@ -50,13 +66,65 @@ async function* records(file: string, o: ProcessOptions, bad: (where: string, wh
 }
 
 /** A record's text to tokenize, or the reason it is unusable. */
-function pretrainText(v: unknown): string | { error: string } {
+function pretrainText(v: unknown): string | Problem {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'expected a JSON object with a "text" field' };
   const t = (v as Record<string, unknown>).text;
   if (t === undefined) return { error: 'missing field "text"' };
   if (typeof t !== 'string') return { error: `field "text" must be a string, got ${Array.isArray(t) ? 'array' : typeof t}` };
   if (!t.trim()) return { error: 'empty "text"' };
   return t;
+}
+
+/** Records of other formats in MiniMind's shape. */
+function normalize(v: unknown, format: Format): Record<string, unknown> | Problem {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'expected a JSON object' };
+  const o = v as Record<string, unknown>;
+  const f = format !== 'auto' ? format : 'instruction' in o ? 'alpaca'
+    : Array.isArray(o.conversations) && (o.conversations as { from?: unknown }[])[0]?.from !== undefined ? 'sharegpt' : 'minimind';
+  return f === 'alpaca' ? fromAlpaca(o) as Record<string, unknown> | Problem : f === 'sharegpt' ? fromShareGpt(o) : o;
+}
+
+/** What a stage makes of one record: texts to tokenize, and how to turn their ids into sequences. */
+interface StageCodec {
+  texts(v: unknown): string[] | Problem;
+  sequences(ids: number[][]): Encoded[];
+}
+
+function codec(o: ProcessOptions, markers: { open: number[]; close: number[] }): StageCodec {
+  const tok = o.tokenizer, rng = new Rng(o.seed ?? 42);
+  const fmt = o.format ?? 'auto';
+  const render = (msgs: ChatMessage[]) => tok.applyChatTemplate(msgs);
+  const withMask = (ids: number[]): Encoded => ({ tokens: ids, mask: assistantMask(ids, markers) });
+  switch (o.stage) {
+    case 'pretrain': return {
+      texts: (v) => { const t = pretrainText(v); return typeof t === 'string' ? [t] : t; },
+      sequences: ([ids]) => [{ tokens: [tok.bosId, ...ids, tok.eosId], mask: [] }],
+    };
+    case 'sft': return {
+      texts: (v) => {
+        const r = normalize(v, fmt);
+        if ('error' in r) return r as Problem;
+        const msgs = checkMessages(r.conversations, 'conversations');
+        if ('error' in msgs) return msgs;
+        const sys = o.systemPromptRatio && msgs[0].role !== 'system' && rng.next() < o.systemPromptRatio;
+        return [render(sys ? [{ role: 'system', content: SYSTEM_PROMPTS[rng.int(SYSTEM_PROMPTS.length)] }, ...msgs] : msgs)];
+      },
+      sequences: ([ids]) => [withMask(ids)],
+    };
+    case 'dpo': return {
+      texts: (v) => {
+        const r = normalize(v, fmt);
+        if ('error' in r) return r as Problem;
+        const c = checkMessages(r.chosen, 'chosen'), j = checkMessages(r.rejected, 'rejected');
+        if ('error' in c) return c;
+        if ('error' in j) return j;
+        const a = render(c), b = render(j);
+        if (a === b) return { error: 'chosen and rejected are identical' };
+        return [a, b];
+      },
+      sequences: (ids) => ids.map(withMask),
+    };
+  }
 }
 
 export interface ProcessSummary extends ShardMeta { seconds: number; mb: number }
@@ -70,7 +138,9 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
     total += fs.statSync(f).size;
   }
   const tok = o.tokenizer;
-  const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir }, false);
+  if (o.stage !== 'pretrain' && !tok.hasChatTemplate) throw new DataError(`${tok.dir}: the tokenizer has no chat template, needed for ${o.stage} data`);
+  const stage = codec(o, await spanMarkers(tok));
+  const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir }, o.stage !== 'pretrain');
   const stats: Record<string, number> = { records: 0, skipped: 0 };
   let reported = 0, done = 0;
   const bad = (where: string, why: string) => {
@@ -78,21 +148,24 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
     stats.skipped++;
     if (reported++ < 20) o.warn?.(`${where}: ${why} (skipped)`);
   };
-  let pending: string[] = [];
+  // texts of several records are encoded in one batch (the binding uses every core)
+  let pending: string[] = [], counts: number[] = [];
   const flush = async () => {
     if (!pending.length) return;
     const enc = await tok.encodeBatch(pending);
-    for (const ids of enc) writer.add([tok.bosId, ...ids, tok.eosId]);
-    pending = [];
+    let k = 0;
+    for (const n of counts) { for (const e of stage.sequences(enc.slice(k, k + n))) writer.add(e.tokens, e.mask.length ? e.mask : undefined); k += n; }
+    pending = []; counts = [];
   };
   try {
     for (const file of o.inputs) {
       for await (const r of records(file, o, bad)) {
         done += r.bytes;
-        const text = pretrainText(r.value);
-        if (typeof text !== 'string') { bad(r.where, text.error); continue; }
+        const texts = stage.texts(r.value);
+        if ('error' in texts) { bad(r.where, texts.error); continue; }
         stats.records++;
-        pending.push(text);
+        pending.push(...texts);
+        counts.push(texts.length);
         if (pending.length >= 2048) { await flush(); o.onProgress?.(done, total); }
       }
     }

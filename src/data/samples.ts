@@ -6,13 +6,14 @@ export interface Sample { ids: Int32Array; labels: Int32Array }
 export interface SampleSource { readonly length: number; readonly seqLen: number; get(i: number): Sample; /** share of positions that are padding */ paddingShare(): number }
 
 /**
- * Pretraining samples. `pad` (MiniMind's way): one document per sample, bos + text + eos
- * truncated to T+1 tokens and padded. `pack`: the documents' token stream cut into
- * windows of T+1, so no compute is spent on padding.
+ * Samples of token shards. `pad` (MiniMind's way): one sequence per sample truncated to
+ * T+1 tokens and padded; pretraining keeps the final eos when truncating. `pack`: the
+ * token stream cut into windows of T+1, so no compute is spent on padding. Where the
+ * shards carry a loss mask (SFT), only masked tokens are labels.
  */
-export class PretrainSamples implements SampleSource {
+export class TokenSamples implements SampleSource {
   readonly length: number;
-  constructor(private r: ShardReader, readonly seqLen: number, readonly mode: 'pad' | 'pack', private padId: number) {
+  constructor(private r: ShardReader, readonly seqLen: number, readonly mode: 'pad' | 'pack', private padId: number, private keepEos = true) {
     this.length = mode === 'pad' ? r.length : Math.max(0, Math.floor((r.meta.tokens - 1) / seqLen));
   }
 
@@ -25,10 +26,11 @@ export class PretrainSamples implements SampleSource {
       return { ids, labels };
     }
     const { tokens, mask } = this.r.read(i);
-    let n = Math.min(tokens.length, T + 1);
+    const n = Math.min(tokens.length, T + 1);
     const toks = tokens.subarray(0, n);
-    if (tokens.length > T + 1) toks[n - 1] = tokens[tokens.length - 1]; // keep eos when truncating, as MiniMind
-    for (let t = 0; t + 1 < n; t++) { ids[t] = toks[t]; labels[t] = mask && !mask[t + 1] ? -100 : toks[t + 1]; }
+    if (this.keepEos && tokens.length > T + 1) toks[n - 1] = tokens[tokens.length - 1]; // keep eos when truncating, as MiniMind's pretraining
+    for (let t = 0; t < n; t++) ids[t] = toks[t];
+    for (let t = 0; t + 1 < n; t++) labels[t] = mask && !mask[t + 1] ? -100 : toks[t + 1];
     return { ids, labels };
   }
 
@@ -45,4 +47,17 @@ export class PretrainSamples implements SampleSource {
     for (let i = 0; i < this.r.length; i++) if (this.r.sampleLength(i) > this.seqLen + 1) n++;
     return n;
   }
+}
+
+/** DPO pairs: shards hold chosen (2i) and rejected (2i+1) sequences with response masks. */
+export class PairSamples {
+  readonly length: number;
+  private inner: TokenSamples;
+  constructor(r: ShardReader, readonly seqLen: number, padId: number) {
+    this.inner = new TokenSamples(r, seqLen, 'pad', padId, false);
+    this.length = Math.floor(r.length / 2);
+  }
+  chosen(i: number): Sample { return this.inner.get(2 * i); }
+  rejected(i: number): Sample { return this.inner.get(2 * i + 1); }
+  paddingShare(): number { return this.inner.paddingShare(); }
 }

@@ -38,8 +38,16 @@ function arithmetic(rng: Rng): string {
   return rng.next() < 0.5 ? `${a} + ${b} = ${a + b}.` : `${a}加${b}等于${a + b}。`;
 }
 
-/** Documents for training, and probes about held-out countries. */
-export function demoCorpus(seed = 7, trainCountries = 800, heldOut = 100, docs = 6000): { docs: string[]; probes: Probe[] } {
+export interface ChatProbe { messages: { role: string; content: string }[]; answer: string; distractors: string[] }
+
+const QUESTIONS: [(c: Country) => string, (c: Country) => string][] = [
+  [(c) => `What is the capital of ${c.en}?`, (c) => `The capital of ${c.en} is ${capitalEn(c)}.`],
+  [(c) => `Which city is the capital of ${c.en}?`, (c) => `${capitalEn(c)} is the capital of ${c.en}.`],
+  [(c) => `${c.zh}的首都是哪里？`, (c) => `${c.zh}的首都是${capitalZh(c)}。`],
+];
+
+/** Documents for training, probes about held-out countries, and chat data for SFT. */
+export function demoCorpus(seed = 7, trainCountries = 800, heldOut = 100, docs = 6000): { docs: string[]; probes: Probe[]; chats: { conversations: { role: string; content: string }[] }[]; chatProbes: ChatProbe[] } {
   const rng = new Rng(seed);
   const seen = new Set<string>();
   const countries: Country[] = [];
@@ -61,5 +69,12 @@ export function demoCorpus(seed = 7, trainCountries = 800, heldOut = 100, docs =
     probes.push({ prompt: `The capital of ${c.en} is`, answer: ` ${capitalEn(c)}.`, distractors: others().map((x) => ` ${capitalEn(x)}.`) });
     probes.push({ prompt: `${c.zh}的首都是`, answer: `${capitalZh(c)}。`, distractors: others().map((x) => `${capitalZh(x)}。`) });
   }
-  return { docs: out, probes };
+  const chats = train.flatMap((c) => QUESTIONS.map(([q, a]) => ({ conversations: [{ role: 'user', content: q(c) }, { role: 'assistant', content: a(c) }] })));
+  const chatProbes = test.map((c, i) => {
+    const [q, a] = QUESTIONS[i % QUESTIONS.length];
+    const o: Country[] = [];
+    while (o.length < 3) { const x = test[rng.int(test.length)]; if (x !== c && !o.includes(x)) o.push(x); }
+    return { messages: [{ role: 'user', content: q(c) }], answer: a(c), distractors: o.map((x) => a({ ...x, en: c.en, zh: c.zh, color: 0 }).replace(capitalEn(c), capitalEn(x)).replace(capitalZh(c), capitalZh(x))) };
+  });
+  return { docs: out, probes, chats, chatProbes };
 }

@@ -14,9 +14,9 @@ export type Quantize = 'none' | 'q4';
 /** Replace every linear layer whose input width is a multiple of 32 by a 4-bit one. */
 export function q4Hook(c: MiniMindConfig, params: Params, inner?: LinearHook): LinearHook {
   const shapes = new Map(paramSpecs(c).map((s) => [s.name, s.shape]));
-  return (g, x, name, plain) => {
+  return (g, x, name, plain, weight) => {
     const shape = shapes.get(name);
-    if (inner || !shape || shape[1] % 32 !== 0) return inner ? inner(g, x, name, plain) : plain();
+    if (inner || !shape || shape[1] % 32 !== 0) return inner ? inner(g, x, name, plain, weight) : plain();
     return q4Linear(g, x, quantizeQ4(params.get(name)!, shape[0], shape[1]));
   };
 }

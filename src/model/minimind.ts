@@ -9,12 +9,12 @@ import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
 type ParamFn = (name: string) => Tensor;
-/** Hook that may wrap a linear layer (LoRA adapters); gets the weight name. */
-export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor) => Tensor;
+/** Hook that may wrap a linear layer (LoRA, quantization): gets the weight name and the graph's weights. */
+export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor, weight: (name: string) => Tensor) => Tensor;
 
 interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; hooked: boolean; chunks: number }
 
-const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)));
+const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)), ctx.p);
 
 function swiglu(ctx: Ctx, x: Tensor, prefix: string): Tensor {
   const { g } = ctx;
@@ -153,11 +153,11 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   }
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
   let lm: Tensor;
-  if (o.seqLen && !o.logits && !o.linearHook) {
+  if (o.seqLen && !o.logits) { // (hooks never touch the LM head in training)
     // blocks of ~128 positions: the [tokens, vocab] logits never exist all at once
     lm = lmHeadCrossEntropy(g, x, E, labels, defaultChunks(o.seqLen));
   } else {
-    const logits = ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, E));
+    const logits = linear(g, x, E);
     lm = crossEntropy(g, g.reshape(logits, [-1, c.vocab_size]), g.reshape(labels, [-1]));
     if (o.logits) g.output(logits, 'logits');
   }
@@ -203,6 +203,6 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
   }
   if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
-  g.output(ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, p('model.embed_tokens.weight'))), 'logits');
+  g.output(ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, p('model.embed_tokens.weight')), p), 'logits');
   return g;
 }

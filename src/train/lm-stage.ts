@@ -27,6 +27,10 @@ export interface LMStage {
   /** start from a model directory instead of fresh weights */
   fromWeight?: string;
   build?: (c: MiniMindConfig) => BuildOptions;
+  /** weights added to the model's (LoRA adapters) */
+  extraParams?: (c: MiniMindConfig) => Params;
+  /** write the result (default: a full model directory) */
+  save?: (runDir: string, c: MiniMindConfig, params: Params, tokDir: string) => void;
   log?: (m: string) => void;
 }
 
@@ -47,6 +51,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   const tokDir = s.fromWeight && fs.existsSync(path.join(s.fromWeight, 'tokenizer.json')) ? s.fromWeight : a.tokenizer as string;
   const tok = MiniTokenizer.load(tokDir);
   const { config, params } = s.fromWeight ? loadModelDir(s.fromWeight) : fresh(modelConfig(a, tok.vocabSize), a.seed as number);
+  for (const [k, v] of s.extraParams?.(config) ?? []) params.set(k, v);
   if (resume) {
     const st = loadCheckpoint(resume).state;
     if (JSON.stringify(st.config) !== JSON.stringify(config)) throw new CheckpointError(`checkpoint ${resume} was trained with a different model config; pass the same model flags to resume`);
@@ -73,7 +78,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
     log(chalk.yellow(`interrupted at step ${res.step}/${res.totalSteps}: checkpoint saved; continue with --from_resume 1`));
     return { code: 130, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
   }
-  saveModelDir(runDir, config, params, tokDir);
+  (s.save ?? saveModelDir)(runDir, config, params, tokDir);
   const losses = readMetrics(runDir).map((m) => m.loss);
   if (losses.length > 2) log(terminalChart(losses));
   log(`${chalk.green('done')}: ${res.step} steps in ${res.seconds.toFixed(0)} s, final loss ${res.lastLoss.toFixed(4)}; model in ${rel(runDir)} (loss curve: ${rel(path.join(runDir, 'loss.svg'))})`);
