@@ -6,6 +6,7 @@ import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
+import { dpoCommand } from '../src/cli/dpo.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
@@ -33,6 +34,7 @@ await yargs(argv)
   .command(fullSftCommand)
   .command(loraSftCommand)
   .command(mergeLoraCommand)
+  .command(dpoCommand)
   .command(chatCommand)
   .command(demoCommand)
   .command(benchCommand)

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkGrad, runGraph } from './gradcheck.js';
 import { Rng } from '../src/util/rng.js';
-import { attention, causalBias, crossEntropy, linear, lmHeadCrossEntropy, rmsNorm, rope, ropeTables, swigluAct } from '../src/graph/nn.js';
+import { attention, causalBias, crossEntropy, dpoLoss, linear, lmHeadCrossEntropy, sequenceLogProbs, softplus, rmsNorm, rope, ropeTables, swigluAct } from '../src/graph/nn.js';
 
 const i64 = (v: number[]) => BigInt64Array.from(v.map(BigInt));
 const f64 = (v: ArrayLike<number>) => Float64Array.from(v);
@@ -20,7 +20,7 @@ const unary: [string, (g: any, x: any) => any, boolean?][] = [
   ['Slice', (g, x) => g.slice(x, 2, 1, 3)], ['Unsqueeze', (g, x) => g.unsqueeze(x, [1])],
   ['Squeeze', (g, x) => g.squeeze(g.slice(x, 1, 0, 1), [1])], ['Split', (g, x) => { const [a, b] = g.split(x, 2, [1, 3]); return g.mul(g.reduceSum(a, [2], true), b); }],
   ['Concat', (g, x) => g.concat([x, g.exp(x)], 1)], ['Expand', (g, x) => g.expand(g.slice(x, 1, 0, 1), g.ints([2, 3, 4]), [2, 3, 4])],
-  ['TopK', (g, x) => g.topk(x, 2, -1)[0]],
+  ['TopK', (g, x) => g.topk(x, 2, -1)[0]], ['Relu', (g, x) => g.relu(x)], ['Abs', (g, x) => g.abs(x)], ['softplus', (g, x) => softplus(g, g.mul(x, 8))],
 ];
 
 for (const [name, fn, positive] of unary) {
@@ -121,4 +121,10 @@ test('grad blocked LM head + cross-entropy, and it equals the unblocked one', as
     runGraph(inputs.map((i, k) => ({ ...i, data: vals[k] })), (g, [h, E, y]) => crossEntropy(g, g.reshape(linear(g, h, E), [-1, 7]), g.reshape(y, [-1]))),
   ]);
   assert.ok(Math.abs(blocked[0] - plain[0]) < 1e-12, `${blocked[0]} vs ${plain[0]}`);
+});
+
+test('grad sequence log-probs and the DPO loss', async () => {
+  const labels = i64([3, -100, 0, 6, 2, 2, -100, 1, 5, 4, 0, -100, 1, 1, 2, 3]);
+  await checkGrad([{ name: 'h', shape: [4, 4, 3] }, { name: 'E', shape: [7, 3] }, { name: 'labels', shape: [4, 4], dtype: 'int64', data: labels },
+    { name: 'ref', shape: [4] }], (g, [h, E, y, ref]) => dpoLoss(g, sequenceLogProbs(g, h, E, y), ref, 0.15).loss);
 });

@@ -1,7 +1,7 @@
 // Batches in a per-epoch shuffled order derived from a seed, addressed by (epoch, batch):
 // a run resumed at a stored position sees exactly the batches an uninterrupted run sees.
 import { Rng } from '../util/rng.js';
-import { Sample, SampleSource } from './samples.js';
+import { PairSamples, Sample, SampleSource } from './samples.js';
 
 export interface Batch { ids: BigInt64Array; labels: BigInt64Array; B: number; T: number; /** positions with a label */ labelTokens: number }
 
@@ -46,4 +46,13 @@ export function toBatch(samples: Sample[], T: number): Batch {
     }
   });
   return { ids, labels, B, T, labelTokens };
+}
+
+/** Batches of DPO pairs: rows [chosen of each pair; rejected of each pair]. */
+export function pairBatches(p: PairSamples, batchSize: number, seed: number): { batchesPerEpoch: number; batch(e: number, b: number): Batch } {
+  const l = new Loader({ length: p.length, seqLen: p.seqLen, get: (i) => p.chosen(i), paddingShare: () => p.paddingShare() }, batchSize, seed);
+  return {
+    batchesPerEpoch: l.batchesPerEpoch,
+    batch: (e, b) => { const idx = [...l.indices(e, b)]; return toBatch([...idx.map((i) => p.chosen(i)), ...idx.map((i) => p.rejected(i))], p.seqLen); },
+  };
 }

@@ -61,6 +61,8 @@ export const VJP: Record<string, Vjp> = {
   Sqrt: ({ g, outputs: [y], gradOut: [gy] }) => [g.div(g.mul(gy!, 0.5), y)],
   Reciprocal: ({ g, outputs: [y], gradOut: [gy] }) => [g.neg(g.mul(gy!, g.mul(y, y)))],
   Sigmoid: ({ g, outputs: [y], gradOut: [gy] }) => [g.mul(gy!, g.mul(y, g.sub(g.scalar(1, y.dtype), y)))],
+  Relu: ({ g, inputs: [x], gradOut: [gy] }) => [g.where(g.greater(x!, g.scalar(0, x!.dtype)), gy!, g.scalar(0, gy!.dtype))],
+  Abs: ({ g, inputs: [x], gradOut: [gy] }) => [g.mul(gy!, g.sign(x!))],
   Cast: ({ g, inputs: [x], gradOut: [gy] }) => [FLOAT.has(x!.dtype) ? g.cast(gy!, x!.dtype) : null],
   MatMul: ({ g, inputs: [a, b], gradOut: [gy], need }) => {
     let ga: Tensor | null = null, gb: Tensor | null = null;

@@ -195,6 +195,9 @@ export class Graph {
   sqrt(x: Tensor): Tensor { return this.unary('Sqrt', x); }
   reciprocal(x: Tensor): Tensor { return this.unary('Reciprocal', x); }
   sigmoid(x: Tensor): Tensor { return this.unary('Sigmoid', x); }
+  relu(x: Tensor): Tensor { return this.unary('Relu', x); }
+  abs(x: Tensor): Tensor { return this.unary('Abs', x); }
+  sign(x: Tensor): Tensor { return this.unary('Sign', x); }
   identity(x: Tensor, name?: string): Tensor {
     return this.node('Identity', [x], [{ dtype: x.dtype, shape: x.shape, name }])[0];
   }

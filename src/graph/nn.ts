@@ -123,6 +123,36 @@ export function lmHeadCrossEntropy(g: Graph, h: Tensor, E: Tensor, labels: Tenso
   })[0];
 }
 
+/** log(1 + exp(x)), computed stably as relu(x) + log(1 + exp(-|x|)). */
+export function softplus(g: Graph, x: Tensor): Tensor {
+  return g.add(g.relu(x), g.log(g.add(g.exp(g.neg(g.abs(x))), 1)));
+}
+
+/**
+ * Sum over positions of log p(label) for each sequence: h [N, T, d], E [V, d], labels
+ * [N, T] (-100 = not counted). Returns [N].
+ */
+export function sequenceLogProbs(g: Graph, h: Tensor, E: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
+  const logp = g.logSoftmax(linear(g, h, E), -1);
+  const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, 'int64')));
+  const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, 'int64')), [2]);
+  const picked = g.squeeze(g.gatherElements(logp, safe, 2), [2]);
+  return g.reduceSum(g.mul(picked, g.cast(valid, h.dtype)), [1], false);
+}
+
+/**
+ * Sigmoid DPO loss over sequence log-probs laid out [chosen (B); rejected (B)] for the
+ * policy and the frozen reference: -log sigmoid(beta * ((pc - rc) - (pr - rr))), averaged.
+ * Also returns the implicit rewards beta*(policy - reference) of chosen and rejected.
+ */
+export function dpoLoss(g: Graph, policy: Tensor, reference: Tensor, beta: number): { loss: Tensor; chosen: Tensor; rejected: Tensor; z: Tensor } {
+  const half = (t: Tensor, i: number) => g.squeeze(g.slice(g.reshape(t, [2, -1]), 0, i, i + 1), [0]);
+  const chosen = g.mul(g.sub(half(policy, 0), half(reference, 0)), beta);
+  const rejected = g.mul(g.sub(half(policy, 1), half(reference, 1)), beta);
+  const z = g.sub(chosen, rejected);
+  return { loss: g.reduceMean(softplus(g, g.neg(z)), [0], false), chosen, rejected, z };
+}
+
 /**
  * Rotary embedding, rotate-half convention (Hugging Face Llama / MiniMind):
  * y = x * cos + rotate_half(x) * sin, with x [B, T, H, hd] and cos, sin [T, hd].

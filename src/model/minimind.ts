@@ -4,7 +4,7 @@
 import { Dim, mulDims } from '../graph/dims.js';
 import { grad } from '../graph/autodiff.js';
 import { FloatType, Graph, Tensor } from '../graph/graph.js';
-import { attention, crossEntropy, linear, lmHeadCrossEntropy, rmsNorm, rope, swigluAct } from '../graph/nn.js';
+import { attention, crossEntropy, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
@@ -101,6 +101,12 @@ export interface BuildOptions {
   seqLen?: number;
   /** query blocks for causal attention with a fixed seqLen (default: blocks of about 128) */
   attnChunks?: number;
+  /**
+   * lm: next-token cross-entropy (default). seqlogp: output `seq_logps` [B], the summed
+   * log-probs of each row's labels (no loss). dpo: rows are [chosen; rejected], input
+   * `ref_logps` [B] holds the reference model's seq_logps, loss is sigmoid DPO.
+   */
+  objective?: { kind: 'lm' } | { kind: 'seqlogp' } | { kind: 'dpo'; beta: number };
 }
 
 /** Largest block count with blocks of at least 128 positions that divides T. */
@@ -109,7 +115,7 @@ export function defaultChunks(T: number): number {
   return 1;
 }
 
-function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[]) {
+function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B') {
   // weights become graph inputs on first use, so weights a hook replaces (quantized
   // constants) are not inputs too
   const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
@@ -123,7 +129,7 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
     }
     return t;
   };
-  const ids = g.input('input_ids', 'int64', ['B', T]);
+  const ids = g.input('input_ids', 'int64', [B, T]);
   const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
   const cos = g.input('rope_cos', ft, [T, hd]);
   const sin = g.input('rope_sin', ft, [T, hd]);
@@ -138,9 +144,11 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const T = o.seqLen ?? 'T';
-  const { params, shapes, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? []);
+  const objective = o.objective ?? { kind: 'lm' };
+  const B = objective.kind === 'dpo' ? '2*P' : 'B'; // DPO rows: P chosen, then P rejected
+  const { params, shapes, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? [], B);
   for (const n of shapes.keys()) p(n); // every weight is an input of the training graph
-  const labels = g.input('labels', 'int64', ['B', T]);
+  const labels = g.input('labels', 'int64', [B, T]);
   const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks };
   const E = p('model.embed_tokens.weight');
@@ -152,6 +160,21 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
     if (r.aux) auxes.push(r.aux);
   }
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
+  const aux = auxes.length ? auxes.reduce((a, b) => g.add(a, b)) : null;
+  if (objective.kind !== 'lm') {
+    const logps = sequenceLogProbs(g, x, E, labels);
+    if (objective.kind === 'seqlogp') { g.output(logps, 'seq_logps'); return { graph: g, params, trainable: [] }; }
+    const d = dpoLoss(g, logps, g.input('ref_logps', g.floatType, [B]), objective.beta);
+    const loss = aux ? g.add(d.loss, aux) : d.loss;
+    g.output(loss, 'loss');
+    if (aux) g.output(aux, 'aux_loss');
+    const mean = (t: Tensor) => g.reduceMean(t, [0], false);
+    g.output(mean(d.chosen), 'chosen_reward');
+    g.output(mean(d.rejected), 'rejected_reward');
+    g.output(mean(d.z), 'reward_margin');
+    g.output(mean(g.cast(g.greater(d.z, g.scalar(0, d.z.dtype)), d.z.dtype)), 'reward_accuracy');
+    return withGrads(g, params, loss, o);
+  }
   let lm: Tensor;
   if (o.seqLen && !o.logits) { // (hooks never touch the LM head in training)
     // blocks of ~128 positions: the [tokens, vocab] logits never exist all at once
@@ -161,11 +184,15 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
     lm = crossEntropy(g, g.reshape(logits, [-1, c.vocab_size]), g.reshape(labels, [-1]));
     if (o.logits) g.output(logits, 'logits');
   }
-  const aux = auxes.length ? auxes.reduce((a, b) => g.add(a, b)) : null;
   const loss = aux ? g.add(lm, aux) : lm;
   g.output(loss, 'loss');
   g.output(lm, 'lm_loss');
   if (aux) g.output(aux, 'aux_loss');
+  return withGrads(g, params, loss, o);
+}
+
+/** Append the backward pass: `grad.<name>` per trainable weight and `grad_sumsq`. */
+function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: BuildOptions): TrainGraph {
   const trainable = [...params.keys()].filter((n) => (o.trainable ?? (() => true))(n));
   const grads = grad(g, [loss], trainable.map((n) => params.get(n)!));
   let sumsq: Tensor | null = null;

@@ -3,7 +3,7 @@
 import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
 import { MiniMindConfig } from './config.js';
 import { int64Tensor, PositionInputs } from './feeds.js';
-import { buildDecodeGraph } from './minimind.js';
+import { buildDecodeGraph, LinearHook } from './minimind.js';
 import { Params } from './params.js';
 import { q4Hook, Quantize } from './generate.js';
 
@@ -12,8 +12,9 @@ export class Scorer {
   private positions: PositionInputs;
   private constructor(readonly c: MiniMindConfig, private session: Session) { this.positions = new PositionInputs(c); }
 
-  static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}): Promise<Scorer> {
-    const g = buildDecodeGraph(c, { allLogits: true, ...(so.quantize === 'q4' ? { linearHook: q4Hook(c, params) } : {}) });
+  static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {},
+    hook?: { linearHook: LinearHook; extraParams: { name: string; shape: number[] }[] }): Promise<Scorer> {
+    const g = buildDecodeGraph(c, { allLogits: true, ...hook, ...(so.quantize === 'q4' ? { linearHook: q4Hook(c, params) } : {}) });
     const s = new Scorer(c, await createSession(g, so));
     for (const t of g.inputs) { const a = params.get(t.name); if (a) s.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
     return s;

@@ -8,7 +8,11 @@ import { Params } from './params.js';
 
 import type { Batch } from '../data/loader.js';
 export type { Batch };
-export interface StepResult { loss: number; lmLoss: number; auxLoss: number; grads: Map<string, Float32Array>; gradSumSq: number; logits?: Float32Array }
+export interface StepResult {
+  loss: number; lmLoss: number; auxLoss: number; grads: Map<string, Float32Array>; gradSumSq: number; logits?: Float32Array;
+  /** every other output by name (metrics, seq_logps) */
+  values: Record<string, Float32Array>;
+}
 
 export class TrainSession {
   private weightFeeds: Record<string, ort.Tensor> = {};
@@ -33,13 +37,15 @@ export class TrainSession {
     }
   }
 
-  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>): Promise<StepResult> {
-    const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]) };
+  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>, extra: Record<string, ort.Tensor> = {}): Promise<StepResult> {
+    const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]), ...extra };
     const out = await this.session.run(feeds);
     const grads = new Map<string, Float32Array>();
     for (const n of this.trainable) grads.set(n, out[`grad.${n}`].data as Float32Array);
     const num = (k: string) => (out[k] ? (out[k].data as Float32Array)[0] : 0);
-    return { loss: num('loss'), lmLoss: num('lm_loss'), auxLoss: num('aux_loss'), grads, gradSumSq: num('grad_sumsq'), logits: out.logits?.data as Float32Array | undefined };
+    const values: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(out)) if (!k.startsWith('grad.')) values[k] = v.data as Float32Array;
+    return { loss: num('loss'), lmLoss: num('lm_loss'), auxLoss: num('aux_loss'), grads, gradSumSq: num('grad_sumsq'), logits: out.logits?.data as Float32Array | undefined, values };
   }
 
   release(): Promise<void> { return this.session.release(); }

@@ -5,25 +5,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import chalk from 'chalk';
 import { Args, modelConfig, rel, sessionOptions } from '../cli/common.js';
-import { Loader } from '../data/loader.js';
-import { SampleSource } from '../data/samples.js';
+import { Batch, Loader, pairBatches } from '../data/loader.js';
+import { PairSamples, SampleSource } from '../data/samples.js';
 import { loadModelDir, saveModelDir } from '../io/model-dir.js';
 import { countParams, initParams, Params } from '../model/params.js';
 import { MiniMindConfig } from '../model/config.js';
 import { BuildOptions } from '../model/minimind.js';
 import { Schedule } from '../runtime/optimizer.js';
+import { SessionOptions } from '../runtime/session.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { terminalChart } from './chart.js';
 import { CheckpointError, loadCheckpoint, resolveResume } from './checkpoint.js';
 import { LMTrainee } from './lm-trainee.js';
-import { readMetrics, trainLoop } from './loop.js';
+import { readMetrics, Trainee, trainLoop } from './loop.js';
 
 export interface LMStage {
   stage: string;
   args: Args;
-  /** the stage's samples for this tokenizer and sequence length */
-  samples: (tok: MiniTokenizer, seqLen: number, runDir: string) => Promise<SampleSource>;
+  /** the stage's samples (or DPO pairs) for this tokenizer and sequence length */
+  samples: (tok: MiniTokenizer, seqLen: number, runDir: string) => Promise<SampleSource | PairSamples>;
+  /** what trains (default: the language-model loss over `build`'s trainable weights) */
+  trainee?: (c: MiniMindConfig, params: Params, build: BuildOptions, so: SessionOptions) => Promise<Trainee<Batch>>;
   /** start from a model directory instead of fresh weights */
   fromWeight?: string;
   build?: (c: MiniMindConfig) => BuildOptions;
@@ -60,20 +63,21 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   if (T > config.max_position_embeddings) throw new UserError(`--max_seq_len ${T} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
   const samples = await s.samples(tok, T, runDir);
   if (samples.length === 0) throw new UserError(`no training samples (data too small for --max_seq_len ${T}?)`);
-  const loader = new Loader(samples, a.batch_size as number, a.seed as number);
+  const batches = samples instanceof PairSamples ? pairBatches(samples, a.batch_size as number, a.seed as number)
+    : new Loader(samples, a.batch_size as number, a.seed as number);
   const build = { seqLen: T, ...(s.build?.(config) ?? {}) };
-  const trainee = await LMTrainee.create(config, params, build, sessionOptions(a));
+  const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, sessionOptions(a));
   const nTrain = [...trainee.trainable.values()].reduce((p, x) => p + x.length, 0);
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${T} tokens, `
     + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${a.batch_size} x ${a.accumulation_steps} accumulation${resume ? `, resuming ${rel(resume)}` : ''}`);
-  const res = await trainLoop(trainee, { batchesPerEpoch: loader.batchesPerEpoch, batch: (e, b) => loader.batch(e, b), tokens: (b) => b.B * b.T }, {
+  const res = await trainLoop(trainee, { batchesPerEpoch: batches.batchesPerEpoch, batch: (e, b) => batches.batch(e, b), tokens: (b) => b.B * b.T }, {
     stage: s.stage, runDir, epochs: a.epochs as number, maxSteps: a.max_steps as number | undefined, accumulationSteps: a.accumulation_steps as number,
     learningRate: a.learning_rate as number, schedule: a.schedule as Schedule, warmupSteps: a.warmup_steps as number, gradClip: a.grad_clip as number,
     weightDecay: a.weight_decay as number, logInterval: a.log_interval as number, saveInterval: a.save_interval as number,
     keepCheckpoints: a.keep_checkpoints as number, seed: a.seed as number, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
     args: a, progress: a.progress as boolean,
   });
-  await trainee.session.release();
+  await trainee.release();
   if (res.interrupted) {
     log(chalk.yellow(`interrupted at step ${res.step}/${res.totalSteps}: checkpoint saved; continue with --from_resume 1`));
     return { code: 130, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };

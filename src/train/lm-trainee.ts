@@ -28,4 +28,6 @@ export class LMTrainee implements Trainee<Batch> {
     if (r.auxLoss) { metrics.aux_loss = r.auxLoss; metrics.lm_loss = r.lmLoss; }
     return { loss: r.loss, grads: r.grads, gradSumSq: r.gradSumSq, metrics };
   }
+
+  release(): Promise<void> { return this.session.release(); }
 }

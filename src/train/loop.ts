@@ -17,6 +17,7 @@ export interface Trainee<B> {
   readonly trainable: Map<string, Float32Array>;
   readonly shapes: Map<string, number[]>;
   step(batch: B): Promise<StepOutput>;
+  release(): Promise<void>;
 }
 
 export interface BatchSource<B> { readonly batchesPerEpoch: number; batch(epoch: number, b: number): B; tokens(batch: B): number }
