@@ -7,6 +7,8 @@ import { benchCommand } from '../src/cli/bench.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { dpoCommand } from '../src/cli/dpo.js';
+import { dataProcessCommand } from '../src/cli/data-process.js';
+import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
@@ -28,7 +30,9 @@ for (const a of argv) {
 await yargs(argv)
   .scriptName('minimind')
   .usage('$0 <command> [options]')
+  .command(downloadCommand)
   .command(trainTokenizerCommand)
+  .command(dataProcessCommand)
   .command(pretrainCommand)
   .command(evalPretrainCommand)
   .command(fullSftCommand)

@@ -2,10 +2,12 @@
 // of the project and is skipped, saying so, where it is absent.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
+import { processData } from '../src/data/process.js';
 import { CHAT_TEMPLATE } from '../src/tokenizer/files.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
 import { ROOT } from './helpers.js';
@@ -43,5 +45,17 @@ test("our chat template renders conversations byte-identical to MiniMind-3's", {
     for (const o of [{}, { add_generation_prompt: true }, { add_generation_prompt: true, open_thinking: true }, { add_generation_prompt: true, tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }]) {
       assert.equal(ours.render({ messages, ...o }), ref.render({ messages, ...o }), JSON.stringify(o));
     }
+  }
+});
+
+test("LLaMA-Factory's alpaca_zh_demo (SFT) and dpo_zh_demo (DPO) convert and process without errors", { skip: skipShared }, async () => {
+  const tok = MiniTokenizer.load(path.join(SHARED, 'minimind3'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minimind-ref-'));
+  for (const [file, stage, records] of [['alpaca_zh_demo.json', 'sft', 1000], ['dpo_zh_demo.json', 'dpo', 300]] as const) {
+    const warnings: string[] = [];
+    const meta = await processData({ inputs: [path.join(SHARED, 'llamafactory', file)], tokenizer: tok, outDir: path.join(dir, stage), stage, warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
+    assert.equal(meta.stats.records, records);
+    assert.equal(meta.samples, stage === 'dpo' ? 2 * records : records);
   }
 });

@@ -23,6 +23,8 @@ export interface ProcessOptions {
   /** SFT: probability of adding a random system prompt to a conversation without one (MiniMind) */
   systemPromptRatio?: number;
   seed?: number;
+  /** count sequences longer than this (training truncates them) */
+  maxSeqLen?: number;
   /** called as bytes are read */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** warnings (bad lines); the first 20 are reported, the rest only counted */
@@ -141,7 +143,7 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
   if (o.stage !== 'pretrain' && !tok.hasChatTemplate) throw new DataError(`${tok.dir}: the tokenizer has no chat template, needed for ${o.stage} data`);
   const stage = codec(o, await spanMarkers(tok));
   const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir }, o.stage !== 'pretrain');
-  const stats: Record<string, number> = { records: 0, skipped: 0 };
+  const stats: Record<string, number> = { records: 0, skipped: 0, truncated: 0, padding_tokens: 0 };
   let reported = 0, done = 0;
   const bad = (where: string, why: string) => {
     if (o.strict) throw new DataError(`${where}: ${why}`);
@@ -154,7 +156,16 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
     if (!pending.length) return;
     const enc = await tok.encodeBatch(pending);
     let k = 0;
-    for (const n of counts) { for (const e of stage.sequences(enc.slice(k, k + n))) writer.add(e.tokens, e.mask.length ? e.mask : undefined); k += n; }
+    for (const n of counts) {
+      for (const e of stage.sequences(enc.slice(k, k + n))) {
+        writer.add(e.tokens, e.mask.length ? e.mask : undefined);
+        if (o.maxSeqLen) { // one sequence of T+1 tokens gives T training positions
+          if (e.tokens.length > o.maxSeqLen + 1) stats.truncated++;
+          else stats.padding_tokens += o.maxSeqLen + 1 - e.tokens.length;
+        }
+      }
+      k += n;
+    }
     pending = []; counts = [];
   };
   try {

@@ -21,9 +21,10 @@ export interface ShardMeta {
 }
 
 export class ShardWriter {
-  private tok: number; private mask: number | null;
-  private offsets: bigint[] = [0n];
+  private tok: number; private mask: number | null; private index: number;
+  private pendingOffsets: bigint[] = [];
   private total = 0;
+  private count = 0;
   private tmpDir: string;
   constructor(private dir: string, private meta: Omit<ShardMeta, 'format' | 'samples' | 'tokens' | 'dtype' | 'has_mask' | 'stats'>, withMask: boolean) {
     this.tmpDir = `${dir}.tmp-${process.pid}`;
@@ -31,6 +32,15 @@ export class ShardWriter {
     fs.mkdirSync(this.tmpDir, { recursive: true });
     this.tok = fs.openSync(path.join(this.tmpDir, 'tokens.bin'), 'w');
     this.mask = withMask ? fs.openSync(path.join(this.tmpDir, 'mask.bin'), 'w') : null;
+    this.index = fs.openSync(path.join(this.tmpDir, 'index.bin'), 'w');
+    this.pendingOffsets.push(0n);
+  }
+
+  /** offsets go to index.bin in chunks: memory stays constant whatever the dataset size */
+  private flushIndex(): void {
+    if (!this.pendingOffsets.length) return;
+    fs.writeSync(this.index, new Uint8Array(BigUint64Array.from(this.pendingOffsets).buffer));
+    this.pendingOffsets = [];
   }
   get dtype(): 'uint16' | 'uint32' { return this.meta.vocab_size <= 65536 ? 'uint16' : 'uint32'; }
 
@@ -39,16 +49,19 @@ export class ShardWriter {
     fs.writeSync(this.tok, new Uint8Array(arr.buffer));
     if (this.mask) fs.writeSync(this.mask, Uint8Array.from(mask ?? new Array(tokens.length).fill(1)));
     this.total += tokens.length;
-    this.offsets.push(BigInt(this.total));
+    this.count++;
+    this.pendingOffsets.push(BigInt(this.total));
+    if (this.pendingOffsets.length >= 65536) this.flushIndex();
   }
 
-  get samples(): number { return this.offsets.length - 1; }
+  get samples(): number { return this.count; }
 
   /** Finish and move the shards into place; returns the metadata. */
   close(stats: Record<string, number> = {}): ShardMeta {
     fs.closeSync(this.tok);
     if (this.mask !== null) fs.closeSync(this.mask);
-    fs.writeFileSync(path.join(this.tmpDir, 'index.bin'), new Uint8Array(BigUint64Array.from(this.offsets).buffer));
+    this.flushIndex();
+    fs.closeSync(this.index);
     const meta: ShardMeta = { format: 'minimind-shards-1', ...this.meta, samples: this.samples, tokens: this.total, dtype: this.dtype, has_mask: this.mask !== null, stats };
     writeFileAtomic(path.join(this.tmpDir, 'meta.json'), JSON.stringify(meta, null, 2));
     fs.rmSync(this.dir, { recursive: true, force: true });
@@ -57,7 +70,7 @@ export class ShardWriter {
   }
 
   abort(): void {
-    try { fs.closeSync(this.tok); if (this.mask !== null) fs.closeSync(this.mask); } catch { /* already closed */ }
+    try { fs.closeSync(this.tok); fs.closeSync(this.index); if (this.mask !== null) fs.closeSync(this.mask); } catch { /* already closed */ }
     fs.rmSync(this.tmpDir, { recursive: true, force: true });
   }
 }

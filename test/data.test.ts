@@ -1,0 +1,77 @@
+// SFT/DPO sequences: label masks with MiniMind's semantics, truncation, processing summary.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { assistantMask, spanMarkers } from '../src/data/chat.js';
+import { processData } from '../src/data/process.js';
+import { PairSamples, TokenSamples } from '../src/data/samples.js';
+import { ShardReader } from '../src/data/shards.js';
+import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
+import { tmpDir, workspace, Workspace } from './helpers.js';
+
+let ws: Workspace, tok: MiniTokenizer;
+before(async () => { ws = await workspace(200); tok = MiniTokenizer.load(ws.tokenizer); });
+
+/** the decoded text of each run of masked tokens */
+async function maskedSpans(ids: number[], mask: number[]): Promise<string[]> {
+  const spans: string[] = [];
+  let cur: number[] = [];
+  for (let i = 0; i <= ids.length; i++) {
+    if (i < ids.length && mask[i]) cur.push(ids[i]);
+    else if (cur.length) { spans.push(await tok.decode(cur)); cur = []; }
+  }
+  return spans;
+}
+
+test('SFT labels cover each assistant reply through <|im_end|>\\n, multi-turn and with a system prompt', async () => {
+  const conv = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Capital of Kalo?' }, { role: 'assistant', content: 'Kaloton.' },
+    { role: 'user', content: '卡洛的首都？' }, { role: 'assistant', content: '卡洛城。' }];
+  const ids = await tok.encode(tok.applyChatTemplate(conv));
+  const mask = assistantMask(ids, await spanMarkers(tok));
+  assert.deepEqual(await maskedSpans(ids, mask), ['<think>\n\n</think>\n\nKaloton.<|im_end|>\n', '<think>\n\n</think>\n\n卡洛城。<|im_end|>\n']);
+  // system and user turns, and the assistant header, carry no label
+  const header = await tok.encode('<|im_start|>assistant\n');
+  assert.equal(mask.filter(Boolean).length + header.length * 2 < ids.length, true);
+});
+
+test('truncation keeps labels only where the window reaches, and processing counts it', async () => {
+  const dir = tmpDir();
+  const f = path.join(dir, 'sft.jsonl');
+  const long = 'word '.repeat(80);
+  fs.writeFileSync(f, [{ conversations: [{ role: 'user', content: 'Q' }, { role: 'assistant', content: 'A short answer.' }] },
+    { conversations: [{ role: 'user', content: 'Q' }, { role: 'assistant', content: long }] }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const meta = await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 'shards'), stage: 'sft', maxSeqLen: 64 });
+  assert.equal(meta.samples, 2);
+  assert.equal(meta.stats.truncated, 1);
+  assert.ok(meta.stats.padding_tokens > 0);
+  const r = new ShardReader(path.join(dir, 'shards'));
+  const s = new TokenSamples(r, 64, 'pad', tok.padId, false);
+  const { tokens, mask } = r.read(1);
+  const got = s.get(1);
+  for (let t = 0; t < 64; t++) assert.equal(got.labels[t], mask![t + 1] ? tokens[t + 1] : -100, `position ${t}`);
+  assert.ok(got.labels.some((l) => l !== -100), 'the window reaches into the answer');
+  const short = s.get(0);
+  const n = r.sampleLength(0);
+  assert.ok(short.labels.slice(n - 1).every((l) => l === -100) && short.ids.slice(n).every((i) => i === tok.padId), 'padding has no labels');
+  r.close();
+});
+
+test('DPO pairs: chosen and rejected sequences with response masks; identical pairs are skipped with a reason', async () => {
+  const dir = tmpDir();
+  const f = path.join(dir, 'dpo.jsonl');
+  const q = { role: 'user', content: 'Capital of Kalo?' };
+  fs.writeFileSync(f, [{ chosen: [q, { role: 'assistant', content: 'Kaloton.' }], rejected: [q, { role: 'assistant', content: 'Paris.' }] },
+    { chosen: [q, { role: 'assistant', content: 'same' }], rejected: [q, { role: 'assistant', content: 'same' }] }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const warnings: string[] = [];
+  const meta = await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 'shards'), stage: 'dpo', warn: (m) => warnings.push(m) });
+  assert.equal(meta.samples, 2);
+  assert.match(warnings[0], /dpo\.jsonl:2: chosen and rejected are identical/);
+  const r = new ShardReader(path.join(dir, 'shards'));
+  const p = new PairSamples(r, 40, tok.padId);
+  assert.equal(p.length, 1);
+  const spans = async (i: number) => { const { tokens, mask } = r.read(i); return maskedSpans([...tokens], [...mask!]); };
+  assert.deepEqual(await spans(0), ['<think>\n\n</think>\n\nKaloton.<|im_end|>\n']);
+  assert.deepEqual(await spans(1), ['<think>\n\n</think>\n\nParis.<|im_end|>\n']);
+  r.close();
+});
