@@ -1,32 +1,49 @@
-// Training throughput of a full optimizer step (forward, backward, clipping, AdamW) on
-// random tokens, as ../shared/bench/torch_baseline.py measures PyTorch.
+// Training throughput of full optimizer steps (forward, backward, clipping, AdamW) on
+// random tokens, as ../shared/bench/torch_baseline.py measures PyTorch. Modes: pretrain
+// (every position a label), sft (labels on half the positions), lora (rank-16 adapters on
+// the square layers, base frozen), dpo (rows are 2 x batch_size/2 pairs, with reference).
 import { MiniMindConfig } from '../model/config.js';
+import { initLora, isLora, loraHook, loraSpecs, loraTargets } from '../model/lora.js';
 import { initParams } from '../model/params.js';
-import { TrainSession } from '../model/train-session.js';
 import { AdamW, clipScale } from '../runtime/optimizer.js';
 import { SessionOptions } from '../runtime/session.js';
+import { DpoTrainee } from '../train/dpo-trainee.js';
+import { LMTrainee } from '../train/lm-trainee.js';
+import { Trainee } from '../train/loop.js';
+import { Batch } from '../data/loader.js';
+import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { machine, median, peakRssMb, timeIt } from './stats.js';
 
-export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5, attnChunks?: number): Promise<Record<string, unknown>> {
+export type TrainMode = 'pretrain' | 'sft' | 'lora' | 'dpo';
+
+export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5, attnChunks?: number, mode: TrainMode = 'pretrain'): Promise<Record<string, unknown>> {
+  if (mode === 'dpo' && B % 2) throw new UserError('--mode dpo needs an even --batch_size (rows are chosen and rejected halves)');
   const params = initParams(c);
   const t0 = performance.now();
-  const sess = await TrainSession.create(c, { seqLen: T, attnChunks }, so);
+  let trainee: Trainee<Batch>;
+  if (mode === 'dpo') trainee = await DpoTrainee.create(c, params, 0.15, T, so);
+  else if (mode === 'lora') {
+    const lc = { r: 16, alpha: 16, dropout: 0, targets: loraTargets(c, 'square') };
+    for (const [k, v] of initLora(c, lc)) params.set(k, v);
+    trainee = await LMTrainee.create(c, params, { seqLen: T, attnChunks, trainable: isLora, linearHook: loraHook(lc), extraParams: loraSpecs(c, lc) }, so);
+  } else trainee = await LMTrainee.create(c, params, { seqLen: T, attnChunks }, so);
   const buildS = (performance.now() - t0) / 1000;
-  sess.bind(params);
   const rng = new Rng(0);
-  const rand = () => BigInt64Array.from({ length: B * T }, () => BigInt(rng.int(c.vocab_size)));
-  const ids = rand(), labels = rand();
+  const ids = BigInt64Array.from({ length: B * T }, () => BigInt(rng.int(c.vocab_size)));
+  const labels = BigInt64Array.from({ length: B * T }, (_, i) => (mode === 'sft' && i % T < T / 2 ? -100n : BigInt(rng.int(c.vocab_size))));
+  const batch: Batch = { ids, labels, B, T, labelTokens: B * T };
   const opt = new AdamW();
   const losses: number[] = [];
   const times = await timeIt(async () => {
-    const r = await sess.step({ ids, labels, B, T });
-    opt.update(params, r.grads, 1e-4, clipScale(Math.sqrt(r.gradSumSq), 1)); // as the training loop does
+    const r = await trainee.step(batch);
+    opt.update(trainee.trainable, r.grads, 1e-4, clipScale(Math.sqrt(r.gradSumSq ?? 0), 1)); // as the training loop does
     losses.push(r.loss);
   }, warmup, timed);
-  await sess.release();
+  await trainee.release();
   const s = median(times);
-  return { bench: 'train', batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
+  return { bench: 'train', mode, batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
+    trained_params: [...trainee.trainable.values()].reduce((p, a) => p + a.length, 0),
     tokens_per_s: (B * T) / s, s_per_step: s, step_times_s: times, peak_rss_mb: peakRssMb(), session_build_s: buildS,
-    loss_first: losses[0], loss_last: losses[losses.length - 1], provider: sess.session.provider, ...machine() };
+    loss_first: losses[0], loss_last: losses[losses.length - 1], ...machine() };
 }

@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { benchDecode } from '../bench/decode.js';
-import { benchTrain } from '../bench/train.js';
+import { benchTrain, TrainMode } from '../bench/train.js';
 import { benchTokenizer } from '../bench/tokenizer.js';
+import { benchData } from '../bench/data.js';
 import { Quantize } from '../model/generate.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
 
@@ -9,8 +10,9 @@ export const benchCommand = {
   command: 'bench <what>',
   describe: 'measure speed and memory (one JSON line with --json)',
   builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .positional('what', { choices: ['train', 'decode', 'tokenizer'], describe: 'train: one optimizer step on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB' })
-    .option('corpus_mb', { type: 'number', default: 100, describe: 'tokenizer: size of the generated corpus' })
+    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data'], describe: 'train: optimizer steps on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL' })
+    .option('corpus_mb', { type: 'number', describe: 'tokenizer/data: size of the generated corpus in MB (default 100 / 1000)' })
+    .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo'], describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference)' })
     .option('batch_size', { type: 'number', default: 4 })
     .option('max_seq_len', { type: 'number', default: 512 })
     .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
@@ -25,10 +27,10 @@ export const benchCommand = {
     const c = modelConfig(a);
     const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
     const res = a.what === 'train'
-      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined)
+      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode)
       : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
-        : await benchTokenizer(a.corpus_mb as number);
-    const out = { ...(a.what === 'tokenizer' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
+        : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
+    const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
     if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
     else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(16)} ${Array.isArray(v) ? v.map((x) => Number(x).toFixed(3)).join(' ') : typeof v === 'number' ? +v.toFixed(4) : v}\n`);
   }),

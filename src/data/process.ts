@@ -177,7 +177,7 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
         stats.records++;
         pending.push(...texts);
         counts.push(texts.length);
-        if (pending.length >= 2048) { await flush(); o.onProgress?.(done, total); }
+        if (pending.length >= 512) { await flush(); o.onProgress?.(done, total); }
       }
     }
     await flush();
