@@ -10,7 +10,8 @@ import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import { processData } from '../src/data/process.js';
 import { CHAT_TEMPLATE } from '../src/tokenizer/files.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
-import { ROOT } from './helpers.js';
+import { cli, ROOT } from './helpers.js';
+import { readMetrics } from '../src/train/loop.js';
 
 export const SHARED = path.join(ROOT, '..', 'shared', 'reference');
 export const skipShared = fs.existsSync(SHARED) ? false : `../shared/reference is absent: optional reference suite skipped`;
@@ -58,4 +59,24 @@ test("LLaMA-Factory's alpaca_zh_demo (SFT) and dpo_zh_demo (DPO) convert and pro
     assert.equal(meta.stats.records, records);
     assert.equal(meta.samples, stage === 'dpo' ? 2 * records : records);
   }
+});
+
+test('SFT on alpaca_zh_demo and DPO on dpo_zh_demo run a few hundred steps and lower their loss', { skip: skipShared }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minimind-ref-train-'));
+  const out = path.join(dir, 'out'), lf = path.join(SHARED, 'llamafactory');
+  const common = ['--out_dir', out, '--threads', '2', '--no-progress', '--log_interval', '20', '--save_interval', '1000', '--max_seq_len', '128'];
+  const run = (args: string[]) => { const r = cli(args); assert.equal(r.code, 0, r.stderr); };
+  const text = path.join(dir, 'text.jsonl'); // a starting model: one pretraining step
+  fs.writeFileSync(text, JSON.stringify({ text: '你好，世界。' }) + '\n');
+  run(['pretrain', ...common, '--data_path', text, '--tokenizer', path.join(SHARED, 'minimind3'), '--preset', 'tiny', '--hidden_size', '64',
+    '--num_hidden_layers', '2', '--max_steps', '1', '--batch_size', '1', '--accumulation_steps', '1']);
+  run(['full-sft', ...common, '--data_path', path.join(lf, 'alpaca_zh_demo.json'), '--from_weight', path.join(out, 'pretrain'), '--max_steps', '250',
+    '--batch_size', '8', '--learning_rate', '3e-3']);
+  const sft = readMetrics(path.join(out, 'full_sft'));
+  assert.ok(sft[sft.length - 1].loss < sft[0].loss * 0.8, `SFT loss ${sft[0].loss} -> ${sft[sft.length - 1].loss}`);
+  run(['dpo-train', ...common, '--data_path', path.join(lf, 'dpo_zh_demo.json'), '--from_weight', path.join(out, 'full_sft'), '--max_steps', '200',
+    '--batch_size', '2', '--learning_rate', '1e-3']);
+  const dpo = readMetrics(path.join(out, 'dpo'));
+  const avg = (xs: Record<string, number>[]) => xs.reduce((s, e) => s + e.loss, 0) / xs.length;
+  assert.ok(avg(dpo.slice(-3)) < avg(dpo.slice(0, 3)), `DPO loss ${avg(dpo.slice(0, 3))} -> ${avg(dpo.slice(-3))}`);
 });

@@ -19,36 +19,32 @@ import { trainTokenizer } from './train-tokenizer.js';
 
 export interface HeldOut { accuracy: number; chance: number; n: number }
 
-/** 4-way choice by log-likelihood of the assistant's answer, in chat format. */
-export async function heldOutChatAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: ChatProbe[], threads = 0): Promise<HeldOut> {
+/** Share of questions where the right answer's log-likelihood beats every distractor's. */
+async function choiceAccuracy(c: MiniMindConfig, params: Params, items: { prompt: number[]; answer: number[]; distractors: number[][] }[], threads: number): Promise<HeldOut> {
   const scorer = await Scorer.create(c, params, { threads });
   let right = 0;
-  for (const p of probes) {
-    const prompt = await tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true }));
-    const score = async (s: string) => scorer.logLikelihood(prompt, await tok.encode(s + '<|im_end|>'));
-    const truth = await score(p.answer);
+  for (const it of items) {
+    const truth = await scorer.logLikelihood(it.prompt, it.answer);
     let best = true;
-    for (const d of p.distractors) if ((await score(d)) >= truth) best = false;
+    for (const d of it.distractors) if ((await scorer.logLikelihood(it.prompt, d)) >= truth) best = false;
     if (best) right++;
   }
   await scorer.release();
-  return { accuracy: right / probes.length, chance: 1 / (1 + probes[0].distractors.length), n: probes.length };
+  return { accuracy: right / items.length, chance: 1 / (1 + items[0].distractors.length), n: items.length };
 }
 
 /** 4-way choice by log-likelihood on facts about countries the model never saw. */
 export async function heldOutAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: Probe[], threads = 0): Promise<HeldOut> {
-  const scorer = await Scorer.create(c, params, { threads });
-  let right = 0;
-  for (const p of probes) {
-    const prompt = [tok.bosId, ...(await tok.encode(p.prompt))];
-    const score = async (s: string) => scorer.logLikelihood(prompt, await tok.encode(s));
-    const truth = await score(p.answer);
-    let best = true;
-    for (const d of p.distractors) if ((await score(d)) >= truth) best = false;
-    if (best) right++;
-  }
-  await scorer.release();
-  return { accuracy: right / probes.length, chance: 1 / (1 + probes[0].distractors.length), n: probes.length };
+  const items = await Promise.all(probes.map(async (p) => ({ prompt: [tok.bosId, ...(await tok.encode(p.prompt))], answer: await tok.encode(p.answer),
+    distractors: await Promise.all(p.distractors.map((d) => tok.encode(d))) })));
+  return choiceAccuracy(c, params, items, threads);
+}
+
+/** The same in chat format: the assistant's answer after the user's question. */
+export async function heldOutChatAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: ChatProbe[], threads = 0): Promise<HeldOut> {
+  const items = await Promise.all(probes.map(async (p) => ({ prompt: await tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true })),
+    answer: await tok.encode(p.answer + '<|im_end|>'), distractors: await Promise.all(p.distractors.map((d) => tok.encode(d + '<|im_end|>'))) })));
+  return choiceAccuracy(c, params, items, threads);
 }
 
 export const demoCommand = {

@@ -1,0 +1,57 @@
+// A decode graph ready to run: weights wrapped once, position inputs cached, and a KV cache
+// advanced by each run. Generation and scoring share it.
+import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
+import { headDim, MiniMindConfig } from './config.js';
+import { int64Tensor, PositionInputs } from './feeds.js';
+import { buildDecodeGraph, LinearHook } from './minimind.js';
+import { paramSpecs, Params } from './params.js';
+import { q4Linear, quantizeQ4 } from './quantize.js';
+
+/** Weight format for decoding: float32, or 4-bit blocks (MatMulNBits) for ~4x less memory traffic. */
+export type Quantize = 'none' | 'q4';
+
+/** Weights beyond the model's and the hook that uses them (LoRA adapters). */
+export interface DecodeHook { linearHook: LinearHook; extraParams: { name: string; shape: number[] }[] }
+
+/** Replace every linear layer whose input width is a multiple of 32 by a 4-bit one. */
+export function q4Hook(c: MiniMindConfig, params: Params, inner?: LinearHook): LinearHook {
+  const shapes = new Map(paramSpecs(c).map((s) => [s.name, s.shape]));
+  return (g, x, name, plain, weight) => {
+    const shape = shapes.get(name);
+    if (inner || !shape || shape[1] % 32 !== 0) return inner ? inner(g, x, name, plain, weight) : plain();
+    return q4Linear(g, x, quantizeQ4(params.get(name)!, shape[0], shape[1]));
+  };
+}
+
+export class DecodeRunner {
+  private weights: Record<string, ort.Tensor> = {};
+  private positions: PositionInputs;
+  private constructor(readonly c: MiniMindConfig, private session: Session) { this.positions = new PositionInputs(c); }
+
+  /** allLogits: logits of every position ([T, V]) instead of the last one ([V]). */
+  static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, o: { allLogits?: boolean; hook?: DecodeHook } = {}): Promise<DecodeRunner> {
+    const q4 = so.quantize === 'q4' ? q4Hook(c, params, o.hook?.linearHook) : undefined;
+    const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, ...(q4 ? { linearHook: q4 } : {}) });
+    const r = new DecodeRunner(c, await createSession(g, so));
+    for (const t of g.inputs) { const a = params.get(t.name); if (a) r.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
+    return r;
+  }
+
+  emptyCache(): ort.Tensor[] {
+    const kv = this.c.num_key_value_heads, hd = headDim(this.c);
+    return Array.from({ length: 2 * this.c.num_hidden_layers }, () => new ort.Tensor('float32', new Float32Array(0), [1, 0, kv, hd]));
+  }
+
+  /** Logits after feeding `ids` on top of the cache; the cache is advanced. */
+  async run(ids: number[], cache: ort.Tensor[]): Promise<Float32Array> {
+    const c = this.c, past = cache[0].dims[1];
+    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.positions.get(ids.length, past),
+      input_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [1, ids.length]) };
+    for (let l = 0; l < c.num_hidden_layers; l++) { feeds[`past_key.${l}`] = cache[2 * l]; feeds[`past_value.${l}`] = cache[2 * l + 1]; }
+    const out = await this.session.run(feeds);
+    for (let l = 0; l < c.num_hidden_layers; l++) { cache[2 * l] = out[`present_key.${l}`]; cache[2 * l + 1] = out[`present_value.${l}`]; }
+    return out.logits.data as Float32Array;
+  }
+
+  release(): Promise<void> { return this.session.release(); }
+}
