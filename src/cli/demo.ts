@@ -52,8 +52,8 @@ export const demoCommand = {
   describe: 'train a tiny model on a generated corpus in a few minutes and show that it learned',
   builder: (y: Argv) => y
     .option('out_dir', { type: 'string', default: 'out/demo', describe: 'where the demo writes its data and models' })
-    .option('steps', { type: 'number', default: 500, describe: 'pretraining steps' })
-    .option('sft_steps', { type: 'number', default: 300, describe: 'supervised fine-tuning steps (0 = stop after pretraining)' })
+    .option('steps', { type: 'number', default: 900, describe: 'pretraining steps' })
+    .option('sft_steps', { type: 'number', default: 400, describe: 'supervised fine-tuning steps (0 = stop after pretraining)' })
     .option('threads', { type: 'number', default: 0, describe: 'CPU threads (0 = all cores)' })
     .option('progress', { type: 'boolean', default: true }),
   handler: handler(async (a: Args) => {

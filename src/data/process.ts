@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import Papa from 'papaparse';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
-import { DataError, readJsonl } from './lines.js';
+import { DataError, readJsonl, readLines } from './lines.js';
 import { ShardMeta, ShardWriter } from './shards.js';
 import { assistantMask, checkMessages, Encoded, fromAlpaca, fromShareGpt, Problem, spanMarkers, SYSTEM_PROMPTS } from './chat.js';
 import { ChatMessage } from '../tokenizer/tokenizer.js';
@@ -34,7 +34,7 @@ export interface ProcessOptions {
 export interface Record_ { value: unknown; where: string; bytes: number }
 
 /** Records of any supported file, with a file:line location each. */
-async function* records(file: string, o: ProcessOptions, bad: (where: string, why: string) => void): AsyncGenerator<Record_> {
+async function* records(file: string, bad: (where: string, why: string) => void): AsyncGenerator<Record_> {
   if (/\.csv$/i.test(file)) {
     const rows: Record_[] = [];
     const text = fs.readFileSync(file, 'utf8'); // CSV files of MiniMind v1 are small; papaparse parses quoted multi-line fields
@@ -54,7 +54,6 @@ async function* records(file: string, o: ProcessOptions, bad: (where: string, wh
   }
   if (/\.txt$/i.test(file)) {
     // plain text: one pretraining document per non-empty line
-    const { readLines } = await import('./lines.js');
     for await (const l of readLines(file)) {
       if ('error' in l) { bad(`${file}:${l.lineNo}`, l.error); continue; }
       if (l.text.trim()) yield { value: { text: l.text }, where: `${file}:${l.lineNo}`, bytes: l.bytes };
@@ -170,7 +169,7 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
   };
   try {
     for (const file of o.inputs) {
-      for await (const r of records(file, o, bad)) {
+      for await (const r of records(file, bad)) {
         done += r.bytes;
         const texts = stage.texts(r.value);
         if ('error' in texts) { bad(r.where, texts.error); continue; }

@@ -228,7 +228,7 @@ function attentionCore(g: Graph, qg: Tensor, kt: Tensor, vt: Tensor, bias: Tenso
   }, ({ g: b, gradOut: [gy], need }) => {
     const swap = (t: Tensor) => b.transpose(t, [0, 1, 3, 2]);
     const padTo = (t: Tensor, axis: number, blk: typeof blocks[number]) => (!blk || blk.last ? t
-      : b.node('Pad', [t, b.ints(t.shape.map((_, i) => 0).concat(t.shape.map((_, i) => (i === axis ? (S as number) - blk.keys : 0))))],
+      : b.node('Pad', [t, b.ints(new Array(t.rank).fill(0).concat(t.shape.map((_, i) => (i === axis ? (S as number) - blk.keys : 0))))],
         [{ dtype: t.dtype, shape: t.shape.map((d, i) => (i === axis ? S : d)) }])[0]);
     const dq: Tensor[] = [];
     let dkt: Tensor | null = null, dvt: Tensor | null = null;
