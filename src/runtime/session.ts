@@ -9,6 +9,12 @@ export const PROVIDERS: Provider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
 export class ProviderError extends Error {}
 
+// Provider failures are reported by us, in one line; ORT's own logger would print them too.
+ort.env.logLevel = 'fatal';
+
+/** what `auto` settled on in this process (later sessions skip the failed tries) */
+let autoChoice: Exclude<Provider, 'auto'> | null = null;
+
 const HOW_TO_GET: Record<string, string> = {
   cuda: 'the CUDA execution provider is installed by `npm install onnxruntime-node --onnxruntime-node-install=cuda12` on a machine with an NVIDIA GPU and CUDA 12',
   webgpu: 'the WebGPU execution provider needs a GPU with a working Vulkan driver',
@@ -60,7 +66,7 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
   // ORT fuses x*sigmoid(x) into QuickGelu, which only has a float32 kernel
   if (!(graph instanceof Uint8Array) && graph.floatType === 'float64') o = { ...o, disabledOptimizers: [...(o.disabledOptimizers ?? []), 'QuickGeluFusion'] };
   const wanted = o.provider ?? 'cpu';
-  const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [wanted];
+  const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? (autoChoice ? [autoChoice] : ['cuda', 'webgpu', 'cpu']) : [wanted];
   const failures: string[] = [];
   for (const p of order) {
     try {
@@ -68,6 +74,7 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
       if (wanted === 'auto' && p === 'cpu' && failures.length && !o.quiet) {
         console.error(`note: no accelerator available (${failures.join('; ')}); running on the CPU`);
       }
+      if (wanted === 'auto') autoChoice = p;
       return { ort: s, provider: p, run: (feeds) => s.run(feeds), release: () => s.release() };
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
@@ -75,7 +82,7 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
         if (p === 'cpu') throw e;
         throw new ProviderError(`execution provider "${p}" could not start: ${msg}. ${HOW_TO_GET[p] ?? ''}`.trim());
       }
-      failures.push(`${p}: ${msg.slice(0, 120)}`);
+      failures.push(`${p}: ${/shared library/i.test(msg) ? 'provider not installed' : /adapter/i.test(msg) ? 'no GPU adapter (needs a Vulkan driver)' : msg.slice(0, 80)}`);
     }
   }
   throw new ProviderError(`no execution provider could start: ${failures.join('; ')}`);
