@@ -95,6 +95,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   try {
     while (step < totalSteps && !stop) {
       let lossSum = 0, tokens = 0;
+      const stepMetrics: Record<string, number> = {};
       let grads: Map<string, Float32Array> | null = null, sumsq: number | undefined;
       for (let k = 0; k < acc; k++) {
         const m = micro % totalMicro; // --max_steps beyond the epochs wraps around
@@ -103,7 +104,10 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         micro++;
         lossSum += out.loss;
         tokens += data.tokens(batch);
-        for (const [key, val] of Object.entries(out.metrics ?? {})) winMetrics[key] = (winMetrics[key] ?? 0) + val / acc;
+        for (const [key, val] of Object.entries(out.metrics ?? {})) {
+          winMetrics[key] = (winMetrics[key] ?? 0) + val / acc;
+          stepMetrics[key] = (stepMetrics[key] ?? 0) + val / acc;
+        }
         if (acc === 1) { grads = out.grads; sumsq = out.gradSumSq; }
         else {
           accGrads ??= new Map([...out.grads].map(([n, g]) => [n, new Float32Array(g.length)]));
@@ -124,7 +128,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       const log = step % o.logInterval === 0 || step === totalSteps;
       const now = performance.now();
       const tps = winTokens / Math.max((now - winT) / 1000, 1e-9);
-      bar.update(step, { loss: lastLoss, lr, tps }, log);
+      bar.update(step, { loss: lastLoss, lr, tps, ...stepMetrics }, log);
       if (log) {
         const entry: Record<string, number> = { step, epoch: Math.floor((micro - 1) / data.batchesPerEpoch), loss: winLoss / winN, lr, grad_norm: gradNorm,
           tokens_per_s: tps, elapsed_s: (now - t0) / 1000 };

@@ -15,9 +15,9 @@ export class Progress {
     if (enabled && stream.isTTY) {
       this.bar = new cliProgress.SingleBar({
         stream, hideCursor: true, etaBuffer: 50, fps: 5,
-        format: `${chalk.cyan(label)} ${chalk.gray('{bar}')} {value}/{total} | loss ${chalk.yellow('{loss}')} | lr {lr} | {tps} tok/s | ETA {eta_formatted}`,
+        format: `${chalk.cyan(label)} ${chalk.gray('{bar}')} {value}/{total} | loss ${chalk.yellow('{loss}')}{extra} | lr {lr} | {tps} tok/s | ETA {eta_formatted}`,
       }, cliProgress.Presets.shades_classic);
-      this.bar.start(total, start, { loss: '-', lr: '-', tps: '-' });
+      this.bar.start(total, start, { loss: '-', lr: '-', tps: '-', extra: '' });
     }
   }
 
@@ -25,11 +25,11 @@ export class Progress {
 
   update(step: number, f: ProgressFields, log: boolean): void {
     const vals = { loss: f.loss.toFixed(4), lr: f.lr.toExponential(2), tps: Math.round(f.tps).toString() };
-    if (this.bar) { this.bar.update(step, vals); return; }
+    const extra = Object.entries(f).filter(([k]) => !['loss', 'lr', 'tps'].includes(k)).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('');
+    if (this.bar) { this.bar.update(step, { ...vals, extra }); return; }
     if (!log) return;
     const elapsed = (performance.now() - this.t0) / 1000, rate = (step - this.s0) / Math.max(elapsed, 1e-9);
     const eta = rate > 0 ? (this.total - step) / rate : 0;
-    const extra = Object.entries(f).filter(([k]) => !['loss', 'lr', 'tps'].includes(k)).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('');
     this.stream.write(`${this.label} step ${step}/${this.total} loss ${vals.loss}${extra} lr ${vals.lr} ${vals.tps} tok/s ETA ${formatSeconds(eta)}\n`);
   }
 
