@@ -63,3 +63,29 @@ export function isCleanError(r: CliResult, pattern: RegExp): string | null {
   if (/\n\s+at .+:\d+:\d+/.test(r.stderr)) return `stack trace printed: ${r.stderr}`;
   return null;
 }
+
+/** Resolve when a run's metrics.jsonl shows at least `step` logged steps. */
+export async function waitForStep(runDir: string, step: number, child: ReturnType<typeof cliAsync>): Promise<void> {
+  const f = path.join(runDir, 'metrics.jsonl');
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`training ended (code ${child.exitCode}) before step ${step}`);
+    if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length >= step) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const exited = (child: ReturnType<typeof cliAsync>) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+
+/** Run a training command uninterrupted, and again interrupted by SIGINT then resumed; return both results' bytes. */
+export async function interruptedAndResumed(args: (name: string) => string[], runDir: (name: string) => string, file: string, at = 5): Promise<[Buffer, Buffer]> {
+  const full = cli(args('full'));
+  if (full.code !== 0) throw new Error(full.stderr);
+  const child = cliAsync(args('split'));
+  const done = exited(child);
+  await waitForStep(runDir('split'), at, child);
+  child.kill('SIGINT');
+  if ((await done) !== 130) throw new Error('the interrupted run did not exit with 130');
+  const resumed = cli([...args('split'), '--from_resume', '1']);
+  if (resumed.code !== 0) throw new Error(resumed.stderr);
+  return [fs.readFileSync(path.join(runDir('full'), file)), fs.readFileSync(path.join(runDir('split'), file))];
+}

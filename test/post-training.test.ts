@@ -12,7 +12,7 @@ import { Scorer } from '../src/model/score.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.js';
 import { readMetrics } from '../src/train/loop.js';
-import { cli, flags, isCleanError, workspace, Workspace } from './helpers.js';
+import { cli, flags, interruptedAndResumed, isCleanError, workspace, Workspace } from './helpers.js';
 
 let ws: Workspace, out: string, chats: string, pairs: string;
 const corpus = demoCorpus(7, 200, 40, 400);
@@ -84,6 +84,18 @@ test('DPO raises the reward margin and preference accuracy', async () => {
   assert.ok(avg(late, 'reward_margin') > avg(early, 'reward_margin') + 0.05, `margin ${avg(early, 'reward_margin')} -> ${avg(late, 'reward_margin')}`);
   assert.ok(avg(late, 'reward_accuracy') >= avg(early, 'reward_accuracy'), `accuracy ${avg(early, 'reward_accuracy')} -> ${avg(late, 'reward_accuracy')}`);
   assert.ok(avg(late, 'loss') < avg(early, 'loss'));
+});
+
+test('LoRA and DPO resume after Ctrl-C exactly like pretraining (bit-identical results)', async () => {
+  const common = (extra: string[]) => (name: string) => [...flags(MODEL, ['--out_dir', path.join(out, 'resume'), '--save_weight', name, '--threads', '1',
+    '--log_interval', '1', '--max_seq_len', '48', '--max_steps', '40'], extra)];
+  const dir = (name: string) => path.join(out, 'resume', name);
+  const [a, b] = await interruptedAndResumed((n) => ['lora-sft', ...common(['--data_path', chats, '--from_weight', path.join(out, 'full_sft'),
+    '--batch_size', '8', '--lora_rank', '4', '--system_prompt_ratio', '0'])(`lora-${n}`)], (n) => dir(`lora-${n}`), 'adapter_model.safetensors');
+  assert.ok(a.equals(b), 'LoRA adapter differs after resuming');
+  const [c, d] = await interruptedAndResumed((n) => ['dpo-train', ...common(['--data_path', pairs, '--from_weight', path.join(out, 'full_sft'),
+    '--batch_size', '2', '--learning_rate', '1e-4'])(`dpo-${n}`)], (n) => dir(`dpo-${n}`), 'model.safetensors');
+  assert.ok(c.equals(d), 'DPO weights differ after resuming');
 });
 
 test('bad input: no assistant turn, identical DPO pair, LoRA rank too large, adapter for another base', () => {

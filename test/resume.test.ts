@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.js';
-import { cli, cliAsync, flags, TINY, workspace, Workspace } from './helpers.js';
+import { cli, cliAsync, exited, flags, TINY, waitForStep, workspace, Workspace } from './helpers.js';
 
 let ws: Workspace;
 before(async () => { ws = await workspace(150); });
@@ -14,18 +14,6 @@ const STEPS = '120';
 const args = (name: string, ...extra: string[]) => ['pretrain', ...flags(TINY, ['--data_path', ws.corpus, '--tokenizer', ws.tokenizer,
   '--out_dir', path.join(ws.dir, 'out'), '--save_weight', name, '--max_steps', STEPS, '--log_interval', '1', '--save_interval', '1000',
   '--accumulation_steps', '2'], extra)];
-
-/** Resolve when metrics.jsonl shows at least `step` steps. */
-async function waitForStep(runDir: string, step: number, child: ReturnType<typeof cliAsync>): Promise<void> {
-  const f = path.join(runDir, 'metrics.jsonl');
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`training ended (code ${child.exitCode}) before step ${step}`);
-    if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length >= step) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const exited = (child: ReturnType<typeof cliAsync>) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
 
 test('SIGINT saves a checkpoint; resuming ends with weights bit-identical to an uninterrupted run', async () => {
   const full = cli(args('full'));
