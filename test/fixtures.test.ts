@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { MiniMindConfig, resolveConfig } from '../src/model/config.js';
 import { TrainSession } from '../src/model/train-session.js';
-import { AdamW, clipGradNorm } from '../src/runtime/optimizer.js';
+import { AdamW, clipGradNorm, clipScale, sumOfSquares } from '../src/runtime/optimizer.js';
 import { ort } from '../src/runtime/session.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
@@ -47,11 +47,16 @@ for (const name of ['tiny_dense', 'tiny_qknorm', 'tiny_moe']) {
     // The optimizer step starts from PyTorch's exact gradients: Adam's first step is
     // about lr*sign(g), so float32 noise on near-zero gradients would flip updates by lr.
     const exact = new Map([...params.keys()].map((k) => [k, Float32Array.from(t.get(`grad.${k}`)!.data as Float32Array)]));
+    // the training loop's path: the clip factor folded into the update, no pass over the gradients
+    const folded = new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
+    new AdamW({ weightDecay: opt.weight_decay }).update(folded, exact, opt.lr, clipScale(Math.sqrt(sumOfSquares(exact.values())), opt.clip));
     clipGradNorm(exact.values(), opt.clip);
     new AdamW({ weightDecay: opt.weight_decay }).update(params, exact, opt.lr);
     for (const [k, p] of params) {
       const e = relErr(p, t.get(`updated.${k}`)!.data as Float32Array);
       assert.ok(e < 1e-5, `updated ${k}: relative error ${e.toExponential(2)}`);
+      const f = relErr(folded.get(k)!, t.get(`updated.${k}`)!.data as Float32Array);
+      assert.ok(f < 1e-5, `updated ${k} with folded clipping: relative error ${f.toExponential(2)}`);
     }
     await sess.release();
   });

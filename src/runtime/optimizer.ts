@@ -31,16 +31,17 @@ export class AdamW {
   }
 }
 
-// Kept monomorphic and free of closures so V8 compiles it to a tight loop.
+// Kept monomorphic and free of closures so V8 compiles it to a tight loop. The clipping
+// factor is folded into the moment coefficients: m += (1-b1)*(s*g), v += (1-b2)*(s*g)^2.
 function adamwKernel(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number,
   eps: number, stepSize: number, bc2sqrt: number, decay: number, scale: number): void {
-  const c1 = 1 - b1, c2 = 1 - b2;
-  for (let i = 0; i < p.length; i++) {
-    const gi = Math.fround(g[i] * scale); // as if clipped in place in float32, like PyTorch
+  const c1 = (1 - b1) * scale, c2 = (1 - b2) * scale * scale, inv = 1 / bc2sqrt, n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i];
     const mi = b1 * m[i] + c1 * gi;
     const vi = b2 * v[i] + c2 * gi * gi;
     m[i] = mi; v[i] = vi;
-    p[i] = p[i] * decay - stepSize * mi / (Math.sqrt(vi) / bc2sqrt + eps);
+    p[i] = p[i] * decay - stepSize * mi / (Math.sqrt(vi) * inv + eps);
   }
 }
 
