@@ -4,7 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import chalk from 'chalk';
 import type { Argv } from 'yargs';
+import { prepareShards } from '../data/prepare.js';
+import { Format, Stage } from '../data/process.js';
+import { ShardReader } from '../data/shards.js';
 import { MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
+import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { PROVIDERS, Provider, SessionOptions } from '../runtime/session.js';
 import { isUserFacing, UserError } from '../util/errors.js';
 
@@ -111,6 +115,14 @@ export function handler<A>(fn: (a: A) => Promise<number | void>): (a: A) => Prom
       throw e;
     }
   };
+}
+
+/** The run's token shards for --data_path, with the data flags of the command line. */
+export function shardsFromArgs(a: Args, tok: MiniTokenizer, runDir: string, stage: Stage, extra: { systemPromptRatio?: number; seed?: number } = {}): Promise<ShardReader> {
+  return prepareShards(a.data_path as string, tok, path.join(runDir, 'data'), stage, {
+    strict: a.strict as boolean, format: a.format as Format | undefined, progress: a.progress as boolean,
+    log: (m) => process.stderr.write(m + '\n'), ...extra,
+  });
 }
 
 export const rel = (p: string) => path.relative(process.cwd(), p) || '.';

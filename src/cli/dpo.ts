@@ -1,12 +1,9 @@
 // dpo-train: preference alignment with a frozen reference model (MiniMind's stage 5).
-import path from 'node:path';
 import type { Argv } from 'yargs';
-import { prepareShards } from '../data/prepare.js';
-import { Format } from '../data/process.js';
 import { PairSamples } from '../data/samples.js';
 import { DpoTrainee } from '../train/dpo-trainee.js';
 import { runLMStage } from '../train/lm-stage.js';
-import { Args, handler, positive, runtimeOptions, trainOptions } from './common.js';
+import { Args, handler, positive, runtimeOptions, shardsFromArgs, trainOptions } from './common.js';
 
 export const dpoCommand = {
   command: 'dpo-train',
@@ -23,8 +20,7 @@ export const dpoCommand = {
     positive(a, 'epochs', 'batch_size', 'learning_rate', 'beta', 'max_seq_len');
     return (await runLMStage({
       stage: 'dpo', args: a, fromWeight: (a.from_weight as string | undefined) ?? 'out/full_sft',
-      samples: async (tok, T, runDir) => new PairSamples(await prepareShards(a.data_path as string, tok, path.join(runDir, 'data'), 'dpo',
-        { strict: a.strict as boolean, format: a.format as Format, log: (m) => process.stderr.write(m + '\n'), progress: a.progress as boolean }), T, tok.padId),
+      samples: async (tok, T, runDir) => new PairSamples(await shardsFromArgs(a, tok, runDir, 'dpo'), T, tok.padId),
       trainee: (c, params, build, so) => DpoTrainee.create(c, params, a.beta as number, build.seqLen!, so),
     })).code;
   }),

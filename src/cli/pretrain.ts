@@ -1,9 +1,7 @@
 import type { Argv } from 'yargs';
-import path from 'node:path';
-import { prepareShards } from '../data/prepare.js';
 import { TokenSamples } from '../data/samples.js';
 import { runLMStage } from '../train/lm-stage.js';
-import { Args, handler, modelOptions, positive, runtimeOptions, trainOptions } from './common.js';
+import { Args, handler, modelOptions, positive, runtimeOptions, shardsFromArgs, trainOptions } from './common.js';
 
 export const pretrainCommand = {
   command: 'pretrain',
@@ -19,9 +17,7 @@ export const pretrainCommand = {
     positive(a, 'epochs', 'batch_size', 'learning_rate', 'accumulation_steps', 'max_seq_len', 'log_interval');
     const r = await runLMStage({
       stage: 'pretrain', args: a,
-      samples: async (tok, T, runDir) => new TokenSamples(
-        await prepareShards(a.data_path as string, tok, path.join(runDir, 'data'), 'pretrain', { strict: a.strict as boolean, log: (m) => process.stderr.write(m + '\n'), progress: a.progress as boolean }),
-        T, a.pack ? 'pack' : 'pad', tok.padId),
+      samples: async (tok, T, runDir) => new TokenSamples(await shardsFromArgs(a, tok, runDir, 'pretrain'), T, a.pack ? 'pack' : 'pad', tok.padId),
     });
     return r.code;
   }),

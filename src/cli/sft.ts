@@ -1,14 +1,11 @@
 // full-sft and lora-sft: supervised fine-tuning on chat data (loss on assistant tokens only).
-import path from 'node:path';
 import type { Argv } from 'yargs';
-import { prepareShards } from '../data/prepare.js';
-import { Format } from '../data/process.js';
 import { TokenSamples } from '../data/samples.js';
 import { initLora, isLora, LoraConfig, loraHook, loraSpecs, loraTargets, saveAdapter } from '../model/lora.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { runLMStage } from '../train/lm-stage.js';
 import { UserError } from '../util/errors.js';
-import { Args, handler, positive, runtimeOptions, trainOptions } from './common.js';
+import { Args, handler, positive, runtimeOptions, shardsFromArgs, trainOptions } from './common.js';
 
 function chatDataOptions<T>(y: Argv<T>) {
   return y
@@ -21,9 +18,7 @@ function chatDataOptions<T>(y: Argv<T>) {
 /** The SFT samples of --data_path for this tokenizer (processed once into the run's data cache). */
 export function sftSamples(a: Args) {
   return async (tok: MiniTokenizer, T: number, runDir: string) => new TokenSamples(
-    await prepareShards(a.data_path as string, tok, path.join(runDir, 'data'), 'sft', { strict: a.strict as boolean, format: a.format as Format,
-      systemPromptRatio: a.system_prompt_ratio as number, seed: a.seed as number, log: (m) => process.stderr.write(m + '\n'), progress: a.progress as boolean }),
-    T, 'pad', tok.padId, false);
+    await shardsFromArgs(a, tok, runDir, 'sft', { systemPromptRatio: a.system_prompt_ratio as number, seed: a.seed as number }), T, 'pad', tok.padId, false);
 }
 
 export const fullSftCommand = {

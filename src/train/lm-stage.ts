@@ -16,7 +16,7 @@ import { SessionOptions } from '../runtime/session.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { terminalChart } from './chart.js';
-import { CheckpointError, loadCheckpoint, resolveResume } from './checkpoint.js';
+import { resolveResume } from './checkpoint.js';
 import { LMTrainee } from './lm-trainee.js';
 import { readMetrics, Trainee, trainLoop } from './loop.js';
 
@@ -55,10 +55,6 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   const tok = MiniTokenizer.load(tokDir);
   const { config, params } = s.fromWeight ? loadModelDir(s.fromWeight) : fresh(modelConfig(a, tok.vocabSize), a.seed as number);
   for (const [k, v] of s.extraParams?.(config) ?? []) params.set(k, v);
-  if (resume) {
-    const st = loadCheckpoint(resume).state;
-    if (JSON.stringify(st.config) !== JSON.stringify(config)) throw new CheckpointError(`checkpoint ${resume} was trained with a different model config; pass the same model flags to resume`);
-  }
   const T = a.max_seq_len as number;
   if (T > config.max_position_embeddings) throw new UserError(`--max_seq_len ${T} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
   const samples = await s.samples(tok, T, runDir);

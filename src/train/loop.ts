@@ -58,6 +58,9 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   if (o.resumeFrom) {
     const ck = loadCheckpoint(o.resumeFrom);
     if (ck.state.stage !== o.stage) throw new CheckpointError(`checkpoint ${o.resumeFrom} is from stage "${ck.state.stage}", not "${o.stage}"`);
+    if (JSON.stringify(ck.state.config) !== JSON.stringify(o.config)) {
+      throw new CheckpointError(`checkpoint ${o.resumeFrom} was trained with a different model config; pass the same model flags to resume`);
+    }
     for (const [k, a] of trainee.trainable) {
       const w = ck.weights.get(k);
       if (!w || w.length !== a.length) throw new CheckpointError(`checkpoint ${o.resumeFrom} does not match this model: weight "${k}" ${w ? `has ${w.length} values, expected ${a.length}` : 'is missing'}`);
