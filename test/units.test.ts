@@ -21,9 +21,14 @@ test('preset parameter counts equal the published sizes', () => {
   assert.equal(countParams(PRESETS['minimind-v1']), 108_749_568);
   assert.equal(countParams(PRESETS['minimind3']), 63_912_192);
   assert.equal(countParams(PRESETS['minimind2-small']), 25_829_888); // MiniMind2-small, "26M"
-  // MoE: 4 routed + 2 shared experts of the dense FFN's size, plus the gate, in each layer
+  // v1 MoE: 4 routed + 1 shared expert of the dense FFN's size, plus the gate, in each layer
+  // (v1's README table says 2+4, but its code builds one shared expert: the code is what its checkpoints hold)
   const moe = PRESETS['minimind-v1-moe'], dense = PRESETS['minimind-v1-small'];
-  assert.equal(countParams(moe), countParams(dense) + moe.num_hidden_layers * (5 * 3 * 512 * 1408 + 4 * 512));
+  assert.equal(countParams(moe), countParams(dense) + moe.num_hidden_layers * (4 * 3 * 512 * 1408 + 4 * 512));
+  // minimind-3's FFN rule follows an overridden hidden size: ceil(h*pi/64)*64
+  assert.equal(resolveConfig('minimind3', { hidden_size: 512 }).intermediate_size, 1664);
+  assert.equal(resolveConfig('minimind3', { hidden_size: 512 }).head_dim, 64);
+  assert.equal(resolveConfig('minimind-v1-small', { hidden_size: 768 }).intermediate_size, 2048);
 });
 
 test('config errors name the field', () => {
@@ -81,7 +86,7 @@ test('missing or unknown parameter names are errors', async () => {
   saveModelDir(dir, c, initParams(c));
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 2 }));
-  assert.throws(() => loadModelDir(dir), /lacks weight "model\.layers\.1\.input_layernorm\.weight" that config\.json implies/);
+  assert.throws(() => loadModelDir(dir), /lacks weight "model\.layers\.1\.input_layernorm\.weight".* that the model config implies/);
   assert.throws(() => new AdamW().update(new Map(), new Map([['ghost', new Float32Array(1)]]), 1e-3), /gradient for unknown parameter "ghost"/);
 });
 

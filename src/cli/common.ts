@@ -7,29 +7,23 @@ import type { Argv } from 'yargs';
 import { prepareShards } from '../data/prepare.js';
 import { Format, Stage } from '../data/process.js';
 import { ShardReader } from '../data/shards.js';
-import { MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
+import { CONFIG_FIELDS, FAMILIES, FIELD_NAMES, MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { PROVIDERS, Provider, SessionOptions } from '../runtime/session.js';
 import { isUserFacing, UserError } from '../util/errors.js';
 
 export type Args = Record<string, unknown>;
 
-export function modelOptions<T>(y: Argv<T>) {
-  return y
-    .option('preset', { type: 'string', default: 'minimind-v1-small', choices: Object.keys(PRESETS), describe: 'model size preset', group: 'Model:' })
-    .option('hidden_size', { alias: 'dim', type: 'number', describe: 'hidden size (overrides the preset)', group: 'Model:' })
-    .option('num_hidden_layers', { alias: 'n_layers', type: 'number', describe: 'number of decoder layers', group: 'Model:' })
-    .option('num_attention_heads', { alias: 'n_heads', type: 'number', describe: 'query heads', group: 'Model:' })
-    .option('num_key_value_heads', { alias: 'n_kv_heads', type: 'number', describe: 'key/value heads (grouped-query attention)', group: 'Model:' })
-    .option('intermediate_size', { type: 'number', describe: 'FFN width (default 8/3 hidden, rounded to 64)', group: 'Model:' })
-    .option('vocab_size', { type: 'number', describe: "vocabulary size (default: the tokenizer's)", group: 'Model:' })
-    .option('rope_theta', { type: 'number', describe: 'RoPE base', group: 'Model:' })
-    .option('qk_norm', { type: 'boolean', describe: 'RMSNorm on queries and keys (MiniMind-3)', group: 'Model:' })
-    .option('use_moe', { type: 'boolean', describe: 'mixture-of-experts FFN', group: 'Model:' })
-    .option('n_routed_experts', { type: 'number', describe: 'routed experts (MoE)', group: 'Model:' })
-    .option('num_experts_per_tok', { type: 'number', describe: 'experts per token, top-k (MoE)', group: 'Model:' })
-    .option('n_shared_experts', { type: 'number', describe: 'shared experts (MoE)', group: 'Model:' })
-    .option('aux_loss_alpha', { type: 'number', describe: 'load-balancing loss weight (MoE)', group: 'Model:' });
+/** --preset and one option per model config field (CONFIG_FIELDS), each overriding the preset. */
+export function modelOptions<T>(y: Argv<T>): Argv<T> {
+  let out = y.option('preset', { type: 'string', default: 'minimind-v1-small', choices: Object.keys(PRESETS), describe: 'model size preset', group: 'Model:' });
+  for (const f of FIELD_NAMES) {
+    const spec: { kind: string; describe: string; alias?: string; internal?: boolean } = CONFIG_FIELDS[f];
+    if (spec.internal) continue;
+    const type = spec.kind === 'bool' ? 'boolean' : spec.kind === 'family' ? 'string' : 'number';
+    out = out.option(f, { type, alias: spec.alias, describe: spec.describe, group: 'Model:', ...(spec.kind === 'family' ? { choices: FAMILIES } : {}) });
+  }
+  return out;
 }
 
 export function runtimeOptions<T>(y: Argv<T>) {
@@ -72,12 +66,9 @@ export function trainOptions<T>(y: Argv<T>, d: { epochs: number; batch_size: num
     .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar (--no-progress for logs only)', group: 'Training:' });
 }
 
-const MODEL_FIELDS = ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size',
-  'rope_theta', 'qk_norm', 'use_moe', 'n_routed_experts', 'num_experts_per_tok', 'n_shared_experts', 'aux_loss_alpha'] as const;
-
 export function modelConfig(a: Args, vocabFromTokenizer?: number): MiniMindConfig {
   const over: Partial<MiniMindConfig> = {};
-  for (const k of MODEL_FIELDS) if (a[k] !== undefined) (over as Record<string, unknown>)[k] = a[k];
+  for (const k of FIELD_NAMES) if (!(CONFIG_FIELDS[k] as { internal?: boolean }).internal && a[k] !== undefined) (over as Record<string, unknown>)[k] = a[k];
   if (over.vocab_size === undefined && vocabFromTokenizer !== undefined) over.vocab_size = vocabFromTokenizer;
   const c = resolveConfig(a.preset as string, over);
   if (vocabFromTokenizer !== undefined && vocabFromTokenizer > c.vocab_size) {

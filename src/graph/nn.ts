@@ -266,15 +266,23 @@ export function causalBias(rep: number, T: number, S: number, past = S - T, mask
 }
 
 /** RoPE tables [T, hd] for positions start..start+T-1 (MiniMind's precompute_freqs_cis). */
-export function ropeTables(headDim: number, start: number, T: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+/** RoPE inverse frequencies base^(-2i/d) as PyTorch computes them in float32. */
+export function ropeFrequencies(headDim: number, theta: number): Float32Array {
+  const f = new Float32Array(headDim / 2);
+  for (let i = 0; i < f.length; i++) f[i] = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim)));
+  return f;
+}
+
+/** cos/sin tables [T, headDim] (halves repeated, rotate-half layout) for positions start..start+T-1. */
+export function ropeTables(headDim: number, start: number, T: number, theta: number | Float32Array, scale = 1): { cos: Float32Array; sin: Float32Array } {
+  const freqs = typeof theta === 'number' ? ropeFrequencies(headDim, theta) : theta;
   const half = headDim / 2;
   const cos = new Float32Array(T * headDim), sin = new Float32Array(T * headDim);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
-      const freq = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim)));
-      const a = Math.fround((start + t) * freq);
-      cos[t * headDim + i] = cos[t * headDim + i + half] = Math.cos(a);
-      sin[t * headDim + i] = sin[t * headDim + i + half] = Math.sin(a);
+      const a = Math.fround((start + t) * freqs[i]);
+      cos[t * headDim + i] = cos[t * headDim + i + half] = Math.fround(Math.cos(a)) * scale;
+      sin[t * headDim + i] = sin[t * headDim + i + half] = Math.fround(Math.sin(a)) * scale;
     }
   }
   return { cos, sin };

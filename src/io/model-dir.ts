@@ -1,20 +1,17 @@
 // A model directory in Hugging Face layout: model.safetensors (HF parameter names),
-// config.json, generation_config.json and the tokenizer files. Training writes one at
-// the end of every stage; the next stage, chat and the server read it.
+// config.json (MiniMind's keys), generation_config.json and the tokenizer files. Training
+// writes one at the end of every stage; the next stage, chat and the server read it, and
+// so do MiniMind's own from_pretrained and its checkpoints (.pth) read here.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { ConfigError, MiniMindConfig, resolveConfig, validateConfig } from '../model/config.js';
+import { ConfigError, configFrom, MiniMindConfig } from '../model/config.js';
+import { hfConfig, parseHfConfig } from './hf-config.js';
+import { hasQkNorm, LoadedTensor, toModelParams } from './minimind-weights.js';
+import { readTorchStateDict } from './torch-pth.js';
 import { paramSpecs, Params } from '../model/params.js';
 import { UserError } from '../util/errors.js';
-
-export function hfConfig(c: MiniMindConfig): Record<string, unknown> {
-  return {
-    architectures: ['MiniMindForCausalLM'], model_type: 'minimind', torch_dtype: 'float32', hidden_act: 'silu',
-    head_dim: c.hidden_size / c.num_attention_heads, attention_bias: false, ...c,
-  };
-}
 
 export function saveModelDir(dir: string, c: MiniMindConfig, params: Params, tokenizerDir?: string): void {
   fs.mkdirSync(dir, { recursive: true });
@@ -29,29 +26,54 @@ export function saveModelDir(dir: string, c: MiniMindConfig, params: Params, tok
   }
 }
 
-export function readConfigJson(dir: string): MiniMindConfig {
-  const f = path.join(dir, 'config.json');
-  if (!fs.existsSync(f)) throw new UserError(`${dir} is not a model directory (no config.json)`);
-  let raw: Record<string, unknown>;
-  try { raw = JSON.parse(fs.readFileSync(f, 'utf8')); } catch (e) { throw new ConfigError(`${f}: invalid JSON (${(e as Error).message})`); }
-  const base = resolveConfig('minimind-v1-small');
-  const known = Object.fromEntries(Object.keys(base).filter((k) => k in raw).map((k) => [k, raw[k]]));
-  return validateConfig({ ...base, ...known } as MiniMindConfig);
+/** The weights file of a model directory, in the order MiniMind and the hub use them. */
+function weightsFile(dir: string): string {
+  for (const f of ['model.safetensors', 'pytorch_model.bin']) if (fs.existsSync(path.join(dir, f))) return path.join(dir, f);
+  const pth = fs.readdirSync(dir).filter((f) => f.endsWith('.pth'));
+  if (pth.length === 1) return path.join(dir, pth[0]);
+  throw new UserError(`${dir}: no weights found (looked for model.safetensors, pytorch_model.bin${pth.length ? `; several .pth files: name one of ${pth.join(', ')}` : ', *.pth'})`);
 }
 
-/** Load a model directory, checking that every weight is present with the right shape. */
-export function loadModelDir(dir: string): { config: MiniMindConfig; params: Params } {
-  const config = readConfigJson(dir);
-  const { tensors } = readSafetensors(path.join(dir, 'model.safetensors'));
-  const params: Params = new Map();
-  for (const s of paramSpecs(config)) {
-    const t = tensors.get(s.name);
-    if (!t) throw new UserError(`${dir}/model.safetensors lacks weight "${s.name}" that config.json implies`);
-    const n = s.shape.reduce((p, d) => p * d, 1);
-    if (t.shape.join(',') !== s.shape.join(',') || t.data.length !== n) {
-      throw new UserError(`${dir}/model.safetensors: weight "${s.name}" has shape [${t.shape}], config.json implies [${s.shape}]`);
-    }
-    params.set(s.name, t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Float64Array));
+function readWeights(file: string): Map<string, LoadedTensor> {
+  if (/\.(pth|bin|pt)$/.test(file)) return readTorchStateDict(file);
+  const { tensors } = readSafetensors(file);
+  const out = new Map<string, LoadedTensor>();
+  for (const [k, t] of tensors) {
+    if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) throw new UserError(`${file}: tensor "${k}" has dtype ${t.dtype}, not a float weight`);
+    out.set(k, { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
   }
-  return { config, params };
+  return out;
+}
+
+/** The model config of a directory's config.json, or null when it has none. */
+export function readConfigJson(dir: string): { config: MiniMindConfig; qkNormGiven: boolean } | null {
+  const f = path.join(dir, 'config.json');
+  if (!fs.existsSync(f)) return null;
+  let raw: Record<string, unknown>;
+  try { raw = JSON.parse(fs.readFileSync(f, 'utf8')); } catch (e) { throw new ConfigError(`${f}: invalid JSON (${(e as Error).message})`); }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${f}: expected a JSON object`);
+  return parseHfConfig(raw, f);
+}
+
+/**
+ * Load a model: a directory in Hugging Face layout written by minimind, MiniMind2 or
+ * minimind-3 (model.safetensors or pytorch_model.bin with config.json), or a weights file
+ * (MiniMind's out/*.pth, pytorch_model.bin, model.safetensors). Without a config.json next
+ * to the weights, `presetConfig` (from --preset and the model flags) says what they are.
+ */
+export function loadModelDir(source: string, presetConfig?: MiniMindConfig): { config: MiniMindConfig; params: Params } {
+  if (!fs.existsSync(source)) throw new UserError(`${source} does not exist`);
+  const isDir = fs.statSync(source).isDirectory();
+  const dir = isDir ? source : path.dirname(source);
+  const file = isDir ? weightsFile(source) : source;
+  // a config.json beside a loose .pth describes some other model (MiniMind's out/ has none)
+  const fromJson = isDir || !/\.pth$/.test(file) ? readConfigJson(dir) : null;
+  if (!fromJson && !presetConfig) {
+    throw new UserError(`${source}: no config.json beside the weights; name the model with --preset (e.g. --preset minimind3) and its size flags`);
+  }
+  const tensors = readWeights(file);
+  let config = fromJson?.config ?? presetConfig!;
+  // minimind-3 writes no qk_norm key: its checkpoints always carry the q/k norms, so the weights tell
+  if (fromJson && !fromJson.qkNormGiven) config = configFrom(config, { qk_norm: hasQkNorm(tensors.keys()) });
+  return { config, params: toModelParams(tensors, config, path.relative(process.cwd(), file) || file) };
 }

@@ -1,11 +1,35 @@
 // The non-weight inputs every MiniMind graph takes: token ids, RoPE tables, attention bias.
-import { causalBias, ropeTables } from '../graph/nn.js';
+import { causalBias, ropeFrequencies, ropeTables } from '../graph/nn.js';
 import { ort } from '../runtime/session.js';
 import { headDim, MiniMindConfig } from './config.js';
 
+// MiniMind's YaRN settings for inference_rope_scaling (model_minimind.py's rope_scaling)
+const YARN = { factor: 16, originalMax: 2048, betaFast: 32, betaSlow: 1, attentionFactor: 1 };
+
+/**
+ * The model's RoPE inverse frequencies. With inference_rope_scaling, YaRN blends each
+ * frequency towards frequency/factor along a linear ramp, as MiniMind does whenever
+ * max_position_embeddings exceeds the original 2048 (so for every position, not only long ones).
+ */
+export function modelRope(c: MiniMindConfig): { freqs: Float32Array; scale: number } {
+  const dim = headDim(c), freqs = ropeFrequencies(dim, c.rope_theta);
+  if (!c.inference_rope_scaling) return { freqs, scale: 1 };
+  if (c.max_position_embeddings / YARN.originalMax > 1) {
+    const invDim = (b: number) => (dim * Math.log(YARN.originalMax / (b * 2 * Math.PI))) / (2 * Math.log(c.rope_theta));
+    const low = Math.max(Math.floor(invDim(YARN.betaFast)), 0), high = Math.min(Math.ceil(invDim(YARN.betaSlow)), dim / 2 - 1);
+    const f = Math.fround;
+    for (let i = 0; i < freqs.length; i++) {
+      const ramp = Math.min(Math.max(f((i - low) / Math.max(high - low, 0.001)), 0), 1);
+      freqs[i] = f(freqs[i] * f(f(1 - ramp) + f(ramp / YARN.factor)));
+    }
+  }
+  return { freqs, scale: YARN.attentionFactor };
+}
+
 export class PositionInputs {
+  private rope: { freqs: Float32Array; scale: number };
   private cache = new Map<string, Record<string, ort.Tensor>>();
-  constructor(private c: MiniMindConfig) {}
+  constructor(private c: MiniMindConfig) { this.rope = modelRope(c); }
 
   /** rope_cos/rope_sin for positions past..past+T-1 and the causal bias over past+T keys. */
   get(T: number, past = 0): Record<string, ort.Tensor> {
@@ -13,7 +37,7 @@ export class PositionInputs {
     let v = this.cache.get(key);
     if (!v) {
       const hd = headDim(this.c), rep = this.c.num_attention_heads / this.c.num_key_value_heads;
-      const { cos, sin } = ropeTables(hd, past, T, this.c.rope_theta);
+      const { cos, sin } = ropeTables(hd, past, T, this.rope.freqs, this.rope.scale);
       v = {
         rope_cos: new ort.Tensor('float32', cos, [T, hd]),
         rope_sin: new ort.Tensor('float32', sin, [T, hd]),

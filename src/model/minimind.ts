@@ -25,10 +25,12 @@ function swiglu(ctx: Ctx, x: Tensor, prefix: string): Tensor {
 }
 
 /**
- * DeepSeek-style MoE: softmax gate, top-k with normalized weights, each routed expert
- * runs only on the tokens sent to it (NonZero + Gather, results scattered back), shared
- * experts see every token. Returns the output and (training) MiniMind's sequence-level
- * load-balancing auxiliary loss.
+ * Mixture of experts: softmax gate, top-k, each routed expert runs only on the tokens
+ * sent to it (NonZero + Gather, results scattered back), shared experts see every token.
+ * The two MiniMind generations differ (see Family): minimind2 normalises the top-k weights
+ * only when k > 1 and balances load per sequence; minimind3 normalises whenever
+ * norm_topk_prob is set (top-1 gets weight 1) and balances load over the whole batch.
+ * Returns the output and (training) the auxiliary load-balancing loss.
  */
 function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | null } {
   const { g, c } = ctx;
@@ -36,7 +38,7 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   const x2 = g.reshape(x, [-1, d]);                                   // N, d
   const scores = g.softmax(linear(g, x2, ctx.p(`${prefix}.gate.weight`)), -1); // N, E
   let [tw, ti] = g.topk(scores, k, -1);                               // N, k
-  if (k > 1 && c.norm_topk_prob) tw = g.div(tw, g.add(g.reduceSum(tw, [1], true), 1e-20));
+  if (c.norm_topk_prob && (k > 1 || c.family === 'minimind3')) tw = g.div(tw, g.add(g.reduceSum(tw, [1], true), 1e-20));
   let out = g.zeros(g.shapeOf(x2), x2.shape);
   const selections: Tensor[] = [];
   for (let e = 0; e < E; e++) {
@@ -50,6 +52,12 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   let y = g.reshapeTo(out, g.shapeOf(x), x.shape);
   for (let s = 0; s < c.n_shared_experts; s++) y = g.add(y, swiglu(ctx, x, `${prefix}.shared_experts.${s}`));
   if (!ctx.training || c.aux_loss_alpha <= 0) return { y, aux: null };
+  if (c.family === 'minimind3') {
+    // aux = coef * E * sum_e (selections of e / tokens) * mean_t score_e, over the whole batch
+    const load = g.concat(selections.map((s) => g.reduceSum(g.reduceMean(s, [0], false), [0], true)), 0); // E
+    const aux = g.mul(g.reduceSum(g.mul(load, g.reduceMean(scores, [0], false)), [0], false), E * c.aux_loss_alpha);
+    return { y, aux };
+  }
   // aux = alpha * mean_b sum_e (E * share of batch b's selections going to e) * mean_t score_e
   const bShape = g.slice(g.shapeOf(x), 0, 0, 1);
   const perSeq = (t: Tensor, last: number) => g.reshapeTo(t, g.concat([bShape, g.ints([-1, last])], 0), [x.shape[0], '?seq', last]);

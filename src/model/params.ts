@@ -28,7 +28,7 @@ export function paramSpecs(c: MiniMindConfig): ParamSpec[] {
     out.push({ name: `${p}.post_attention_layernorm.weight`, shape: [d], init: 'ones' });
     if (c.use_moe) {
       out.push({ name: `${p}.mlp.gate.weight`, shape: [c.n_routed_experts, d], init: 'linear' });
-      for (let e = 0; e < c.n_routed_experts; e++) out.push(...ffn(`${p}.mlp.experts.${e}`, d, c.intermediate_size));
+      for (let e = 0; e < c.n_routed_experts; e++) out.push(...ffn(`${p}.mlp.experts.${e}`, d, c.moe_intermediate_size));
       for (let e = 0; e < c.n_shared_experts; e++) out.push(...ffn(`${p}.mlp.shared_experts.${e}`, d, c.intermediate_size));
     } else {
       out.push(...ffn(`${p}.mlp`, d, c.intermediate_size));

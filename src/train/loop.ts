@@ -122,7 +122,10 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         for (const a of grads.values()) for (let i = 0; i < a.length; i++) a[i] /= acc;
       }
       const gradNorm = Math.sqrt(sumsq ?? sumOfSquares(grads!.values()));
-      const lr = learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
+      // MiniMind sets its LR per micro-batch, from the 1-indexed micro-batch count over all
+      // epochs; the optimizer step uses the one set for the group's last micro-batch
+      const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, micro, totalMicro)
+        : learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
       opt.update(trainee.trainable, grads!, lr, clipScale(gradNorm, o.gradClip));
       if (acc > 1) for (const a of accGrads!.values()) a.fill(0);
       step++;

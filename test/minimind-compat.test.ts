@@ -1,0 +1,213 @@
+// Checkpoints saved by MiniMind's own code (v1, MiniMind2, minimind-3; fixtures written by
+// scripts/fixtures/make_minimind_fixtures.py running MiniMind's model files) load here and
+// give MiniMind's logits, greedy continuations, losses and gradients; a 10-step training
+// run follows MiniMind's own loop.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'node:test';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { loadModelDir, readConfigJson, saveModelDir } from '../src/io/model-dir.js';
+import { configFrom, MiniMindConfig } from '../src/model/config.js';
+import { Generator } from '../src/model/generate.js';
+import { Params } from '../src/model/params.js';
+import { TrainSession } from '../src/model/train-session.js';
+import { LMTrainee } from '../src/train/lm-trainee.js';
+import { readMetrics, trainLoop } from '../src/train/loop.js';
+import { Batch } from '../src/data/loader.js';
+import { ROOT, tmpDir } from './helpers.js';
+
+const FIX = path.join(ROOT, 'test', 'fixtures', 'minimind');
+
+interface Expected {
+  source: string; config: Record<string, unknown>; input_ids: number[][]; prompt: number[]; greedy: number[];
+  labels?: number[][]; loss?: number; aux_loss?: number; empty_expert?: { layer: number; expert: number };
+}
+const expected = (c: string): Expected => JSON.parse(fs.readFileSync(path.join(FIX, c, 'expected.json'), 'utf8'));
+const tensors = (c: string, f = 'expected.safetensors') => readSafetensors(path.join(FIX, c, f)).tensors;
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+/** max |a-b| relative to max |b| */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < b.length; i++) s = Math.max(s, Math.abs(b[i]));
+  return maxAbsDiff(a, b) / Math.max(s, 1e-30);
+}
+
+/** MiniMind's labels (unshifted, -100 ignored) as ours: label t is the token after t. */
+function batchOf(ids: number[][], mmLabels?: number[][]): Batch {
+  const B = ids.length, T = ids[0].length;
+  const labels = new BigInt64Array(B * T).fill(-100n);
+  let n = 0;
+  for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) {
+    const l = mmLabels ? mmLabels[b][t + 1] : ids[b][t + 1];
+    labels[b * T + t] = BigInt(l);
+    if (l !== -100) n++;
+  }
+  return { ids: BigInt64Array.from(ids.flat(), BigInt), labels, B, T, labelTokens: n };
+}
+
+async function logitsOf(c: MiniMindConfig, params: Params, ids: number[][]): Promise<Float32Array> {
+  const s = await TrainSession.create(c, { logits: true, seqLen: ids[0].length, trainable: () => false }, { threads: 1 });
+  s.bind(params);
+  const r = await s.step(batchOf(ids));
+  await s.release();
+  return r.logits!;
+}
+
+async function greedy(c: MiniMindConfig, params: Params, prompt: number[], n: number): Promise<number[]> {
+  const gen = await Generator.create(c, params, { threads: 1 });
+  const out: number[] = [];
+  for await (const id of gen.generate(prompt, { temperature: 0, maxNewTokens: n, stopIds: [] })) out.push(id);
+  await gen.release();
+  return out;
+}
+
+// each case: the forms MiniMind saves it in; a bare .pth needs the config the user names (--preset and flags)
+const CASES: { name: string; forms: { file: string; needsConfig?: boolean }[] }[] = [
+  { name: 'm3_dense', forms: [{ file: 'hf' }, { file: 'full_sft_64.pth', needsConfig: true }] },
+  { name: 'm3_moe', forms: [{ file: 'hf' }] },
+  { name: 'm2_moe', forms: [{ file: 'hf' }] },
+  { name: 'v1_dense', forms: [{ file: '.' }, { file: 'pretrain_64.pth', needsConfig: true }] },
+  { name: 'v1_moe', forms: [{ file: '.' }] },
+];
+
+for (const { name, forms } of CASES) {
+  test(`MiniMind checkpoint ${name}: loads, logits within 1e-4, 32 greedy tokens identical`, async () => {
+    const e = expected(name), t = tensors(name);
+    const want = t.get('logits')!.data as Float32Array;
+    let reference: MiniMindConfig | null = null;
+    for (const form of forms) {
+      const src = path.join(FIX, name, form.file);
+      const { config, params } = loadModelDir(src, form.needsConfig ? reference! : undefined);
+      reference ??= config;
+      const logits = await logitsOf(config, params, e.input_ids);
+      const d = maxAbsDiff(logits, want);
+      assert.ok(d < 1e-4, `${name}/${form.file}: max logit difference ${d.toExponential(2)}`);
+      assert.deepEqual(await greedy(config, params, e.prompt, 32), e.greedy, `${name}/${form.file}: greedy continuation`);
+    }
+  });
+}
+
+test('minimind-3 config.json without a qk_norm key: the q/k norms are used, not dropped', () => {
+  const { config } = loadModelDir(path.join(FIX, 'm3_dense', 'hf'));
+  assert.equal(config.qk_norm, true);
+  assert.equal(config.family, 'minimind3');
+  const m2 = loadModelDir(path.join(FIX, 'm2_moe', 'hf')).config;
+  assert.equal(m2.qk_norm, false);
+  assert.equal(m2.family, 'minimind2');
+});
+
+test('minimind-3 inference_rope_scaling (YaRN) gives MiniMind\'s logits', async () => {
+  const e = expected('m3_dense'), t = tensors('m3_dense');
+  const { config, params } = loadModelDir(path.join(FIX, 'm3_dense', 'hf'));
+  const yarn = configFrom(config, { inference_rope_scaling: true, max_position_embeddings: 32768 });
+  const logits = await logitsOf(yarn, params, e.input_ids);
+  const want = t.get('logits_yarn')!.data as Float32Array;
+  assert.ok(maxAbsDiff(logits, want) < 1e-4, `max logit difference ${maxAbsDiff(logits, want)}`);
+  // and YaRN changes them: the comparison is not vacuous
+  assert.ok(maxAbsDiff(want, t.get('logits')!.data as Float32Array) > 1e-3);
+});
+
+for (const name of ['m3_dense', 'm3_moe', 'm2_moe']) {
+  test(`MiniMind training step ${name}: loss, aux loss and every gradient through the training graph (T=288, blocked attention and LM head)`, async () => {
+    const e = expected(name), t = tensors(name);
+    const { config, params } = loadModelDir(path.join(FIX, name, 'hf'));
+    const s = await TrainSession.create(config, { seqLen: e.input_ids[0].length }, { threads: 1 });
+    s.bind(params);
+    const r = await s.step(batchOf(e.input_ids, e.labels));
+    await s.release();
+    assert.ok(Math.abs(r.loss - e.loss!) < 1e-5 * Math.abs(e.loss!), `loss ${r.loss} vs MiniMind ${e.loss}`);
+    if (config.use_moe) assert.ok(Math.abs(r.auxLoss - e.aux_loss!) < 1e-5 * Math.abs(e.aux_loss!) + 1e-9, `aux loss ${r.auxLoss} vs MiniMind ${e.aux_loss}`);
+    assert.equal(r.grads.size, params.size);
+    for (const [k, g] of r.grads) {
+      const want = t.get(`grad.${k}`);
+      assert.ok(want, `MiniMind fixture has no gradient for ${k}`);
+      const err = relErr(g, want.data as Float32Array);
+      assert.ok(err < 1e-4, `gradient of ${k}: relative error ${err.toExponential(2)}`);
+    }
+    if (e.empty_expert) {
+      // the expert that got no tokens has an all-zero gradient, as in MiniMind
+      const g = r.grads.get(`model.layers.${e.empty_expert.layer}.mlp.experts.${e.empty_expert.expert}.gate_proj.weight`)!;
+      assert.ok(g.every((v) => v === 0));
+    }
+  });
+}
+
+test('10 optimizer steps (accumulation 2, MiniMind LR schedule, clipping) follow MiniMind\'s own loop', async () => {
+  const dir = path.join(FIX, 'm3_trajectory');
+  const e = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as {
+    batches: { input_ids: number[][]; labels: number[][] }[]; micro_losses: number[]; lrs: number[]; grad_norms: number[];
+    hyper: { learning_rate: number; accumulation_steps: number; grad_clip: number; epochs: number };
+  };
+  const { config } = readConfigJson(dir)!;
+  const init = readSafetensors(path.join(dir, 'initial.safetensors')).tensors;
+  const params: Params = new Map([...init].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)]));
+  const batches = e.batches.map((b) => batchOf(b.input_ids, b.labels));
+  const T = batches[0].T;
+  const trainee = await LMTrainee.create(config, params, { seqLen: T }, { threads: 1 });
+  const runDir = tmpDir();
+  const acc = e.hyper.accumulation_steps;
+  const res = await trainLoop(trainee, { batchesPerEpoch: batches.length, batch: (_ep, b) => batches[b], tokens: (b) => b.B * b.T }, {
+    stage: 'pretrain', runDir, epochs: e.hyper.epochs, accumulationSteps: acc, learningRate: e.hyper.learning_rate, schedule: 'minimind',
+    warmupSteps: 0, gradClip: e.hyper.grad_clip, weightDecay: 0.01, logInterval: 1, saveInterval: 0, keepCheckpoints: 1, seed: 0,
+    resumeFrom: null, config: {}, args: {}, progress: false,
+  });
+  await trainee.release();
+  assert.equal(res.step, batches.length / acc);
+  const m = readMetrics(runDir);
+  assert.equal(m.length, 10);
+  assert.ok(e.grad_norms.some((n) => n > e.hyper.grad_clip), 'the fixture exercises clipping');
+  for (let s = 0; s < m.length; s++) {
+    const want = (e.micro_losses[2 * s] + e.micro_losses[2 * s + 1]) / 2;
+    assert.ok(Math.abs(m[s].loss - want) < 1e-4, `step ${s + 1}: loss ${m[s].loss} vs MiniMind ${want}`);
+    assert.ok(Math.abs(m[s].lr - e.lrs[acc * s + acc - 1]) < 1e-12, `step ${s + 1}: lr ${m[s].lr} vs MiniMind ${e.lrs[acc * s + acc - 1]}`);
+    assert.ok(Math.abs(m[s].grad_norm - e.grad_norms[s]) < 1e-4 * e.grad_norms[s], `step ${s + 1}: grad norm ${m[s].grad_norm} vs ${e.grad_norms[s]}`);
+  }
+  const fin = readSafetensors(path.join(dir, 'final.safetensors')).tensors;
+  for (const [k, v] of fin) {
+    const d = maxAbsDiff(params.get(k)!, v.data as Float32Array);
+    // Adam's early steps are about lr*sign(g): float32 noise on near-zero gradients may flip a few
+    assert.ok(d < 2 * e.hyper.learning_rate, `final ${k}: max difference ${d}`);
+  }
+});
+
+test('a model saved here loads back with MiniMind\'s config keys for its family', () => {
+  for (const name of ['m3_moe', 'm2_moe', 'v1_moe']) {
+    const src = path.join(FIX, name, name.startsWith('v1') ? '.' : 'hf');
+    const { config, params } = loadModelDir(src);
+    const dir = tmpDir();
+    saveModelDir(dir, config, params);
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    if (config.family === 'minimind3') {
+      assert.equal(raw.num_experts, config.n_routed_experts);
+      assert.equal(raw.router_aux_loss_coef, config.aux_loss_alpha);
+      assert.equal(raw.n_routed_experts, undefined);
+    } else {
+      assert.equal(raw.n_routed_experts, config.n_routed_experts);
+      assert.equal(raw.n_shared_experts, config.n_shared_experts);
+    }
+    const back = loadModelDir(dir);
+    assert.deepEqual(back.config, config);
+    for (const [k, v] of params) assert.equal(maxAbsDiff(back.params.get(k)!, v), 0, k);
+  }
+});
+
+test('checkpoint errors name the tensor', () => {
+  const dir = tmpDir();
+  const { config, params } = loadModelDir(path.join(FIX, 'm3_dense', 'hf'));
+  saveModelDir(dir, config, params);
+  // a minimind-3 checkpoint read as a model without QK-norm: the q/k norms are unexpected, not dropped
+  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...raw, qk_norm: false }));
+  assert.throws(() => loadModelDir(dir), /has tensor "model\.layers\.0\.self_attn\.q_norm\.weight".*does not use/);
+  // a bare .pth with the wrong preset: the missing weight is named
+  assert.throws(() => loadModelDir(path.join(FIX, 'm3_dense', 'full_sft_64.pth'), configFrom(config, { num_hidden_layers: 3 })),
+    /lacks weight "model\.layers\.2\./);
+  assert.throws(() => loadModelDir(path.join(FIX, 'm3_dense', 'full_sft_64.pth')), /no config\.json beside the weights; name the model with --preset/);
+});
