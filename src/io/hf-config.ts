@@ -10,12 +10,12 @@ const keyOf = (f: ConfigField, src: ConfigSource): string => (CONFIG_FIELDS[f] a
 
 /**
  * Tell the writer apart by its keys: v1's LMConfig uses dim/n_layers; minimind-3 writes
- * num_experts/router_aux_loss_coef/moe_intermediate_size even for dense models; MiniMind2
+ * num_experts/router_aux_loss_coef even for dense models; MiniMind2
  * (and minimind before this version) uses the remaining Hugging Face style names.
  */
 export function configSource(raw: Record<string, unknown>): ConfigSource {
   if ('dim' in raw || 'n_layers' in raw) return 'minimind1';
-  if ('num_experts' in raw || 'router_aux_loss_coef' in raw || 'moe_intermediate_size' in raw) return 'minimind3';
+  if ('num_experts' in raw || 'router_aux_loss_coef' in raw) return 'minimind3';
   return 'minimind2';
 }
 
@@ -62,7 +62,10 @@ export function hfConfig(c: MiniMindConfig): Record<string, unknown> {
   const src: ConfigSource = c.family;
   const out: Record<string, unknown> = { architectures: ['MiniMindForCausalLM'], model_type: 'minimind', torch_dtype: 'float32', hidden_act: 'silu', dropout: 0.0, flash_attn: true };
   for (const f of FIELD_NAMES) if (f !== 'family') out[keyOf(f, src)] = c[f];
-  if (src === 'minimind2') Object.assign(out, { scoring_func: 'softmax', seq_aux: true });
+  if (src === 'minimind2') {
+    Object.assign(out, { scoring_func: 'softmax', seq_aux: true });
+    if (c.moe_intermediate_size === c.intermediate_size) delete out.moe_intermediate_size; // not a MiniMind2 key
+  }
   else delete out.n_shared_experts; // minimind-3 has none
   return out;
 }
