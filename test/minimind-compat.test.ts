@@ -237,3 +237,15 @@ for (const name of ['m3_moe', 'v1_moe']) {
     await runner.release();
   });
 }
+
+for (const name of ['ours_m3_moe', 'ours_m2_moe']) {
+  test(`MiniMind's own from_pretrained reads our ${name} directory and gets our logits`, async () => {
+    // written by scripts/fixtures/write-ours-for-minimind.ts; logits by MiniMind's code (minimind_reads_ours.py)
+    const dir = path.join(FIX, name);
+    const { config, params } = loadModelDir(dir);
+    const ids = JSON.parse(fs.readFileSync(path.join(dir, 'input_ids.json'), 'utf8')) as number[][];
+    const want = readSafetensors(path.join(dir, 'minimind_logits.safetensors')).tensors.get('logits')!.data as Float32Array;
+    const d = maxAbsDiff(await logitsOf(config, params, ids), want);
+    assert.ok(d < 1e-4, `max logit difference ${d}`);
+  });
+}
