@@ -116,7 +116,7 @@ test('minimind-3 inference_rope_scaling (YaRN) gives MiniMind\'s logits', async 
 });
 
 for (const name of ['m3_dense', 'm3_moe', 'm2_moe']) {
-  test(`MiniMind training step ${name}: loss, aux loss and every gradient through the training graph (T=288, blocked attention and LM head)`, async () => {
+  test(`MiniMind training step ${name}: loss, aux loss and every gradient through the training graph (T=256: block-causal attention and blocked LM head)`, async () => {
     const e = expected(name), t = tensors(name);
     const { config, params } = loadModelDir(path.join(FIX, name, 'hf'));
     const s = await TrainSession.create(config, { seqLen: e.input_ids[0].length }, { threads: 1 });
