@@ -6,7 +6,6 @@
 // alternatives are kept for training to draw per epoch (see variants.ts).
 import { ChatMessage, MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { checkMessages, Problem } from './chat.js';
-import { DataError } from './lines.js';
 
 /**
  * MiniMind's own system prompts, verbatim from pre_processing_chat in MiniMind-3's
@@ -93,17 +92,18 @@ export function renderSft(tok: MiniTokenizer, conversations: unknown): SftText |
 /**
  * Token ids of the block each system prompt adds, checked to be a clean prefix: the
  * conversation rendered with it is the block followed by the conversation without it,
- * and the block's tokens followed by the rest's are the tokens of the whole.
+ * and the block's tokens followed by the rest's are the tokens of the whole. Where that
+ * does not hold (another chat template), the reason, and no system prompts are added.
  */
-export async function systemPromptBlocks(tok: MiniTokenizer): Promise<number[][]> {
+export async function systemPromptBlocks(tok: MiniTokenizer): Promise<number[][] | Problem> {
   const probe: ChatMessage[] = [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }];
   const rest = tok.applyChatTemplate(probe), restIds = await tok.encode(rest);
   const blocks: number[][] = [];
   for (const content of SYSTEM_PROMPTS) {
     const full = tok.applyChatTemplate([{ role: 'system', content }, ...probe]);
-    if (!full.endsWith(rest)) throw new DataError(`${tok.dir}: the chat template does not render a system prompt as a prefix of the conversation, so MiniMind's random system prompts cannot be added`);
+    if (!full.endsWith(rest) || !rest.startsWith('<|im_start|>')) return { error: `${tok.dir}: the chat template does not render a system prompt as a prefix of the conversation` };
     const ids = await tok.encode(full.slice(0, full.length - rest.length));
-    if ((await tok.encode(full)).join() !== [...ids, ...restIds].join()) throw new DataError(`${tok.dir}: the tokenizer does not split at "<|im_start|>", so MiniMind's random system prompts cannot be added to tokenized records`);
+    if ((await tok.encode(full)).join() !== [...ids, ...restIds].join()) return { error: `${tok.dir}: the tokenizer does not split at "<|im_start|>"` };
     blocks.push(ids);
   }
   return blocks;

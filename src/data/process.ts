@@ -145,7 +145,12 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
   if (o.stage !== 'pretrain' && !tok.hasChatTemplate) throw new DataError(`${tok.dir}: the tokenizer has no chat template, needed for ${o.stage} data`);
   const markers = await spanMarkers(tok);
   const stage = codec(o, markers);
-  const chat: ChatMeta | undefined = o.stage === 'sft' ? { system_prompts: await systemPromptBlocks(tok), ...markers } : undefined;
+  let chat: ChatMeta | undefined;
+  if (o.stage === 'sft') {
+    const blocks = await systemPromptBlocks(tok);
+    if ('error' in blocks) o.warn?.(`${blocks.error}: MiniMind's random system prompts will not be added`);
+    chat = { system_prompts: 'error' in blocks ? [] : blocks, ...markers };
+  }
   const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir, ...(chat ? { chat } : {}) }, o.stage !== 'pretrain');
   const variants = chat ? new VariantWriter(writer.stagingDir) : null;
   const stats: Record<string, number> = { records: 0, skipped: 0, truncated: 0, padding_tokens: 0, ...(chat ? { empty_think: 0, empty_think_stored: 0 } : {}) };
