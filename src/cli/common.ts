@@ -109,10 +109,10 @@ export function handler<A>(fn: (a: A) => Promise<number | void>): (a: A) => Prom
 }
 
 /** The run's token shards for --data_path, with the data flags of the command line. */
-export function shardsFromArgs(a: Args, tok: MiniTokenizer, runDir: string, stage: Stage, extra: { systemPromptRatio?: number; seed?: number } = {}): Promise<ShardReader> {
+export function shardsFromArgs(a: Args, tok: MiniTokenizer, runDir: string, stage: Stage): Promise<ShardReader> {
   return prepareShards(a.data_path as string, tok, path.join(runDir, 'data'), stage, {
     strict: a.strict as boolean, format: a.format as Format | undefined, progress: a.progress as boolean,
-    log: (m) => process.stderr.write(m + '\n'), ...extra,
+    log: (m) => process.stderr.write(m + '\n'),
   });
 }
 

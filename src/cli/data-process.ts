@@ -16,7 +16,6 @@ export const dataProcessCommand = {
     .option('out', { type: 'string', demandOption: true, describe: 'output directory, e.g. dataset/sft (pass it as --data_path)' })
     .option('format', { type: 'string', default: 'auto', choices: ['auto', 'minimind', 'alpaca', 'sharegpt'], describe: 'record format (auto: detect per record)' })
     .option('max_seq_len', { type: 'number', default: 512, describe: 'count the sequences longer than this, and the padding' })
-    .option('system_prompt_ratio', { type: 'number', default: 0, describe: 'SFT: add a random system prompt to this share of conversations' })
     .option('seed', { type: 'number', default: 42 })
     .option('strict', { type: 'boolean', default: false, describe: 'stop at the first malformed record instead of skipping it' })
     .option('progress', { type: 'boolean', default: true })
@@ -29,7 +28,7 @@ export const dataProcessCommand = {
     bar?.start(100, 0, { mbs: '-' });
     const meta = await processData({
       inputs: a.input as string[], tokenizer: tok, outDir: a.out as string, stage: a.stage as Stage, format: a.format as Format, strict: a.strict as boolean,
-      maxSeqLen: a.max_seq_len as number, systemPromptRatio: a.system_prompt_ratio as number, seed: a.seed as number,
+      maxSeqLen: a.max_seq_len as number,
       warn: (m) => { bar?.stop(); process.stderr.write(chalk.yellow(`warning: ${m}\n`)); },
       onProgress: (d, t) => bar?.update(Math.round((100 * d) / Math.max(t, 1)), { mbs: (d / 1e6 / ((performance.now() - t0) / 1000)).toFixed(1) }),
     });

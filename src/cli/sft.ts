@@ -1,5 +1,6 @@
 // full-sft and lora-sft: supervised fine-tuning on chat data (loss on assistant tokens only).
 import type { Argv } from 'yargs';
+import { EMPTY_THINK_RATIO } from '../data/minimind3.js';
 import { TokenSamples } from '../data/samples.js';
 import { initLora, isLora, LoraConfig, loraHook, loraSpecs, loraTargets, saveAdapter } from '../model/lora.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
@@ -11,14 +12,14 @@ function chatDataOptions<T>(y: Argv<T>) {
   return y
     .option('from_weight', { type: 'string', describe: 'model directory to start from', group: 'Training:' })
     .option('format', { type: 'string', default: 'auto', choices: ['auto', 'minimind', 'alpaca', 'sharegpt'], describe: 'data format (auto: detect per record)', group: 'Training:' })
-    .option('system_prompt_ratio', { type: 'number', default: 0.2, describe: 'add a random system prompt to this share of conversations without one (MiniMind)', group: 'Training:' })
+    .option('system_prompt_ratio', { type: 'number', default: 0.2, describe: 'add a random system prompt to this share of conversations without one, drawn per epoch (MiniMind)', group: 'Training:' })
     .option('strict', { type: 'boolean', default: false, describe: 'stop at the first malformed data line', group: 'Training:' });
 }
 
 /** The SFT samples of --data_path for this tokenizer (processed once into the run's data cache). */
 export function sftSamples(a: Args) {
-  return async (tok: MiniTokenizer, T: number, runDir: string) => new TokenSamples(
-    await shardsFromArgs(a, tok, runDir, 'sft', { systemPromptRatio: a.system_prompt_ratio as number, seed: a.seed as number }), T, 'pad', tok.padId, false);
+  return async (tok: MiniTokenizer, T: number, runDir: string) => new TokenSamples(await shardsFromArgs(a, tok, runDir, 'sft'), T, 'pad', tok.padId, false,
+    { seed: a.seed as number, systemPromptRatio: a.system_prompt_ratio as number, emptyThinkRatio: EMPTY_THINK_RATIO });
 }
 
 export const fullSftCommand = {

@@ -44,11 +44,6 @@ export function assistantMask(ids: number[], m: { open: number[]; close: number[
   return mask;
 }
 
-export const SYSTEM_PROMPTS = [
-  'You are a helpful assistant.', 'You are MiniMind, a small and helpful language model.', 'Answer concisely and accurately.',
-  '你是一个乐于助人的助手。', '你是MiniMind，一个小巧而有用的语言模型。', '请简洁准确地回答问题。',
-];
-
 /** Conversions of other common formats to MiniMind's. */
 export function fromAlpaca(v: Record<string, unknown>): { conversations: ChatMessage[] } | Problem {
   const { instruction, input, output } = v;

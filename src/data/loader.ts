@@ -29,7 +29,7 @@ export class Loader {
   }
 
   batch(epoch: number, b: number): Batch {
-    return toBatch([...this.indices(epoch, b)].map((i) => this.source.get(i)), this.source.seqLen);
+    return toBatch([...this.indices(epoch, b)].map((i) => this.source.get(i, epoch)), this.source.seqLen);
   }
 }
 

@@ -14,11 +14,13 @@ function fingerprint(files: string[], tok: MiniTokenizer, stage: string): string
   const h = crypto.createHash('sha256').update(stage);
   for (const f of files) { const st = fs.statSync(f); h.update(`${path.resolve(f)}|${st.size}|${st.mtimeMs}`); }
   h.update(fs.readFileSync(path.join(tok.dir, 'tokenizer.json')));
+  const cfg = path.join(tok.dir, 'tokenizer_config.json'); // the chat template renders SFT and DPO records
+  if (fs.existsSync(cfg)) h.update(fs.readFileSync(cfg));
   return h.digest('hex').slice(0, 16);
 }
 
 export async function prepareShards(dataPath: string | string[], tok: MiniTokenizer, cacheDir: string, stage: Stage,
-  o: { strict?: boolean; log?: (m: string) => void; progress?: boolean; format?: Format; systemPromptRatio?: number; seed?: number } = {}): Promise<ShardReader> {
+  o: { strict?: boolean; log?: (m: string) => void; progress?: boolean; format?: Format } = {}): Promise<ShardReader> {
   const paths = (Array.isArray(dataPath) ? dataPath : String(dataPath).split(',')).map((p) => p.trim()).filter(Boolean);
   if (paths.length === 1 && fs.existsSync(paths[0]) && fs.statSync(paths[0]).isDirectory()) {
     const r = new ShardReader(paths[0]);
@@ -27,7 +29,8 @@ export async function prepareShards(dataPath: string | string[], tok: MiniTokeni
     return r;
   }
   for (const p of paths) if (!fs.existsSync(p)) throw new DataError(`cannot read data file ${p}: no such file`);
-  const fp = fingerprint(paths, tok, `${stage}|${o.format ?? 'auto'}|${o.systemPromptRatio ?? 0}|${o.seed ?? 42}`);
+  // v2: SFT shards carry variants.bin (per-epoch system prompts and think blocks)
+  const fp = fingerprint(paths, tok, `v2|${stage}|${o.format ?? 'auto'}`);
   const stampFile = path.join(cacheDir, 'fingerprint');
   if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === fp) return new ShardReader(cacheDir);
   const bar = o.progress !== false && process.stderr.isTTY
@@ -35,7 +38,7 @@ export async function prepareShards(dataPath: string | string[], tok: MiniTokeni
   const t0 = performance.now();
   bar?.start(100, 0, { mbs: '-' });
   const meta = await processData({ inputs: paths, tokenizer: tok, outDir: cacheDir, stage, strict: o.strict, format: o.format,
-    systemPromptRatio: o.systemPromptRatio, seed: o.seed, warn: (m) => o.log?.(`warning: ${m}`),
+    warn: (m) => o.log?.(`warning: ${m}`),
     onProgress: (d, t) => bar?.update(Math.round((100 * d) / Math.max(t, 1)), { mbs: (d / 1e6 / ((performance.now() - t0) / 1000)).toFixed(1) }) });
   bar?.stop();
   fs.writeFileSync(stampFile, fp);

@@ -6,9 +6,10 @@ import Papa from 'papaparse';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { DataError, readJsonl, readLines } from './lines.js';
 import { ShardMeta, ShardWriter } from './shards.js';
-import { assistantMask, checkMessages, Encoded, fromAlpaca, fromShareGpt, Problem, spanMarkers, SYSTEM_PROMPTS } from './chat.js';
+import { assistantMask, checkMessages, Encoded, fromAlpaca, fromShareGpt, Problem, spanMarkers } from './chat.js';
 import { ChatMessage } from '../tokenizer/tokenizer.js';
-import { Rng } from '../util/rng.js';
+import { renderSft, systemPromptBlocks } from './minimind3.js';
+import { CAN_ADD_SYSTEM, ChatMeta, HAS_EMPTY_THINK, STRIPPED_STORED, variantWords, VariantWriter } from './variants.js';
 
 export type Stage = 'pretrain' | 'sft' | 'dpo';
 export type Format = 'auto' | 'minimind' | 'alpaca' | 'sharegpt';
@@ -20,9 +21,6 @@ export interface ProcessOptions {
   stage: Stage;
   format?: Format;
   strict?: boolean;
-  /** SFT: probability of adding a random system prompt to a conversation without one (MiniMind) */
-  systemPromptRatio?: number;
-  seed?: number;
   /** count sequences longer than this (training truncates them) */
   maxSeqLen?: number;
   /** called as bytes are read */
@@ -85,35 +83,40 @@ function normalize(v: unknown, format: Format): Record<string, unknown> | Proble
   return f === 'alpaca' ? fromAlpaca(o) as Record<string, unknown> | Problem : f === 'sharegpt' ? fromShareGpt(o) : o;
 }
 
-/** What a stage makes of one record: texts to tokenize, and how to turn their ids into sequences. */
+/** What a stage makes of one record: texts to tokenize (and SFT's record flags). */
+interface Prepared { texts: string[]; flags: number }
+/** Sequences of a record's token ids, and for SFT what variants.bin keeps of it. */
+interface Coded { seqs: Encoded[]; variant?: number[] }
 interface StageCodec {
-  texts(v: unknown): string[] | Problem;
-  sequences(ids: number[][]): Encoded[];
+  prepare(v: unknown): Prepared | Problem;
+  sequences(p: Prepared, ids: number[][]): Coded;
 }
 
 function codec(o: ProcessOptions, markers: { open: number[]; close: number[] }): StageCodec {
-  const tok = o.tokenizer, rng = new Rng(o.seed ?? 42);
+  const tok = o.tokenizer;
   const fmt = o.format ?? 'auto';
   const render = (msgs: ChatMessage[]) => tok.applyChatTemplate(msgs);
   const withMask = (ids: number[]): Encoded => ({ tokens: ids, mask: assistantMask(ids, markers) });
   switch (o.stage) {
     case 'pretrain': return {
-      texts: (v) => { const t = pretrainText(v); return typeof t === 'string' ? [t] : t; },
-      sequences: ([ids]) => [{ tokens: [tok.bosId, ...ids, tok.eosId], mask: [] }],
+      prepare: (v) => { const t = pretrainText(v); return typeof t === 'string' ? { texts: [t], flags: 0 } : t; },
+      sequences: (_, [ids]) => ({ seqs: [{ tokens: [tok.bosId, ...ids, tok.eosId], mask: [] }] }),
     };
     case 'sft': return {
-      texts: (v) => {
+      // the record as MiniMind renders it, and without its empty think blocks: both are
+      // tokenized, the second is kept as spans to cut where it can be (variants.ts)
+      prepare: (v) => {
         const r = normalize(v, fmt);
         if ('error' in r) return r as Problem;
-        const msgs = checkMessages(r.conversations, 'conversations');
-        if ('error' in msgs) return msgs;
-        const sys = o.systemPromptRatio && msgs[0].role !== 'system' && rng.next() < o.systemPromptRatio;
-        return [render(sys ? [{ role: 'system', content: SYSTEM_PROMPTS[rng.int(SYSTEM_PROMPTS.length)] }, ...msgs] : msgs)];
+        const t = renderSft(tok, r.conversations);
+        if ('error' in t) return t;
+        const flags = t.systemPrompt && t.text.startsWith('<|im_start|>') ? CAN_ADD_SYSTEM : 0;
+        return t.stripped === null ? { texts: [t.text], flags } : { texts: [t.text, t.stripped], flags: flags | HAS_EMPTY_THINK };
       },
-      sequences: ([ids]) => [withMask(ids)],
+      sequences: (p, [ids, stripped]) => ({ seqs: [withMask(ids)], variant: variantWords(p.flags, ids, stripped ?? null) }),
     };
     case 'dpo': return {
-      texts: (v) => {
+      prepare: (v) => {
         const r = normalize(v, fmt);
         if ('error' in r) return r as Problem;
         const c = checkMessages(r.chosen, 'chosen'), j = checkMessages(r.rejected, 'rejected');
@@ -121,9 +124,9 @@ function codec(o: ProcessOptions, markers: { open: number[]; close: number[] }):
         if ('error' in j) return j;
         const a = render(c), b = render(j);
         if (a === b) return { error: 'chosen and rejected are identical' };
-        return [a, b];
+        return { texts: [a, b], flags: 0 };
       },
-      sequences: (ids) => ids.map(withMask),
+      sequences: (_, ids) => ({ seqs: ids.map(withMask) }),
     };
   }
 }
@@ -140,9 +143,17 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
   }
   const tok = o.tokenizer;
   if (o.stage !== 'pretrain' && !tok.hasChatTemplate) throw new DataError(`${tok.dir}: the tokenizer has no chat template, needed for ${o.stage} data`);
-  const stage = codec(o, await spanMarkers(tok));
-  const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir }, o.stage !== 'pretrain');
-  const stats: Record<string, number> = { records: 0, skipped: 0, truncated: 0, padding_tokens: 0 };
+  const markers = await spanMarkers(tok);
+  const stage = codec(o, markers);
+  let chat: ChatMeta | undefined;
+  if (o.stage === 'sft') {
+    const blocks = await systemPromptBlocks(tok);
+    if ('error' in blocks) o.warn?.(`${blocks.error}: MiniMind's random system prompts will not be added`);
+    chat = { system_prompts: 'error' in blocks ? [] : blocks, ...markers };
+  }
+  const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir, ...(chat ? { chat } : {}) }, o.stage !== 'pretrain');
+  const variants = chat ? new VariantWriter(writer.stagingDir) : null;
+  const stats: Record<string, number> = { records: 0, skipped: 0, truncated: 0, padding_tokens: 0, ...(chat ? { empty_think: 0, empty_think_stored: 0 } : {}) };
   let reported = 0, done = 0;
   const bad = (where: string, why: string) => {
     if (o.strict) throw new DataError(`${where}: ${why}`);
@@ -150,13 +161,19 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
     if (reported++ < 20) o.warn?.(`${where}: ${why} (skipped)`);
   };
   // texts of several records are encoded in one batch (the binding uses every core)
-  let pending: string[] = [], counts: number[] = [];
+  let pending: string[] = [], prepared: Prepared[] = [];
   const flush = async () => {
     if (!pending.length) return;
     const enc = await tok.encodeBatch(pending);
     let k = 0;
-    for (const n of counts) {
-      for (const e of stage.sequences(enc.slice(k, k + n))) {
+    for (const p of prepared) {
+      const n = p.texts.length, coded = stage.sequences(p, enc.slice(k, k + n));
+      if (coded.variant) {
+        variants!.add(coded.variant);
+        if (coded.variant[0] & HAS_EMPTY_THINK) stats.empty_think++;
+        if (coded.variant[0] & STRIPPED_STORED) stats.empty_think_stored++;
+      }
+      for (const e of coded.seqs) {
         writer.add(e.tokens, e.mask.length ? e.mask : undefined);
         if (o.maxSeqLen) { // one sequence of T+1 tokens gives T training positions
           if (e.tokens.length > o.maxSeqLen + 1) stats.truncated++;
@@ -165,22 +182,23 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
       }
       k += n;
     }
-    pending = []; counts = [];
+    pending = []; prepared = [];
   };
   try {
     for (const file of o.inputs) {
       for await (const r of records(file, bad)) {
         done += r.bytes;
-        const texts = stage.texts(r.value);
-        if ('error' in texts) { bad(r.where, texts.error); continue; }
+        const p = stage.prepare(r.value);
+        if ('error' in p) { bad(r.where, p.error); continue; }
         stats.records++;
-        pending.push(...texts);
-        counts.push(texts.length);
+        pending.push(...p.texts);
+        prepared.push(p);
         if (pending.length >= 512) { await flush(); o.onProgress?.(done, total); }
       }
     }
     await flush();
-  } catch (e) { writer.abort(); throw e; }
+    variants?.close();
+  } catch (e) { variants?.close(); writer.abort(); throw e; }
   o.onProgress?.(total, total);
   if (writer.samples === 0) { writer.abort(); throw new DataError(`no usable records in ${o.inputs.join(', ')} (${stats.skipped} skipped)`); }
   const meta = writer.close(stats);

@@ -1,23 +1,44 @@
 // Training samples from token shards: each is `ids` [T] and `labels` [T] (the next token,
 // or -100 where no loss is taken).
+import { assistantMask } from './chat.js';
+import { DataError } from './lines.js';
 import { ShardReader } from './shards.js';
+import { assemble, ChatChoice, ChatSampling, drawChoice, VariantReader } from './variants.js';
 
 export interface Sample { ids: Int32Array; labels: Int32Array }
-export interface SampleSource { readonly length: number; readonly seqLen: number; get(i: number): Sample; /** share of positions that are padding */ paddingShare(): number }
+export interface SampleSource { readonly length: number; readonly seqLen: number; get(i: number, epoch?: number): Sample; /** share of positions that are padding */ paddingShare(): number }
 
 /**
  * Samples of token shards. `pad` (MiniMind's way): one sequence per sample truncated to
  * T+1 tokens and padded; pretraining keeps the final eos when truncating. `pack`: the
  * token stream cut into windows of T+1, so no compute is spent on padding. Where the
- * shards carry a loss mask (SFT), only masked tokens are labels.
+ * shards carry a loss mask (SFT), only masked tokens are labels. With `chat` sampling,
+ * SFT records get MiniMind's random system prompt and empty-think stripping, drawn per
+ * epoch (variants.ts), and the loss mask of the assembled tokens.
  */
 export class TokenSamples implements SampleSource {
   readonly length: number;
-  constructor(private r: ShardReader, readonly seqLen: number, readonly mode: 'pad' | 'pack', private padId: number, private keepEos = true) {
+  private variants: VariantReader | null = null;
+  constructor(private r: ShardReader, readonly seqLen: number, readonly mode: 'pad' | 'pack', private padId: number, private keepEos = true, private chat?: ChatSampling) {
     this.length = mode === 'pad' ? r.length : Math.max(0, Math.floor((r.meta.tokens - 1) / seqLen));
+    if (chat && mode === 'pad') {
+      if (!r.meta.chat || !VariantReader.exists(r.dir)) throw new DataError(`${r.dir} was processed by an older version (no variants.bin): run \`minimind data-process --stage sft\` again`);
+      this.variants = new VariantReader(r.dir, r.length);
+    }
   }
 
-  get(i: number): Sample {
+  /** the choice sample i gets in an epoch (null without chat sampling) */
+  choice(i: number, epoch: number): ChatChoice | null {
+    if (!this.variants || !this.chat) return null;
+    return drawChoice(this.chat, epoch, i, this.variants.record(i).flags, this.r.meta.chat!.system_prompts.length);
+  }
+
+  get(i: number, epoch = 0): Sample {
+    return this.getWith(i, this.mode === 'pad' ? this.choice(i, epoch) : null);
+  }
+
+  /** sample i under a given choice (null: the record as stored) */
+  getWith(i: number, choice: ChatChoice | null): Sample {
     const T = this.seqLen;
     const ids = new Int32Array(T).fill(this.padId), labels = new Int32Array(T).fill(-100);
     if (this.mode === 'pack') {
@@ -25,7 +46,13 @@ export class TokenSamples implements SampleSource {
       for (let t = 0; t < T; t++) { ids[t] = tokens[t]; labels[t] = tokens[t + 1]; }
       return { ids, labels };
     }
-    const { tokens, mask } = this.r.read(i);
+    let { tokens, mask } = this.r.read(i);
+    if (choice && this.variants) {
+      const chat = this.r.meta.chat!;
+      tokens = assemble(tokens, this.variants.record(i), choice, chat);
+      // MiniMind's generate_labels on the assembled tokens (a prefix is cut to T+1 first, which leaves the mask of the prefix unchanged)
+      mask = Uint8Array.from(assistantMask(Array.from(tokens.subarray(0, this.seqLen + 1)), chat));
+    }
     const n = Math.min(tokens.length, T + 1);
     const toks = tokens.subarray(0, n);
     if (this.keepEos && tokens.length > T + 1) toks[n - 1] = tokens[tokens.length - 1]; // keep eos when truncating, as MiniMind's pretraining

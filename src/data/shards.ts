@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataError } from './lines.js';
+import type { ChatMeta } from './variants.js';
 
 export interface ShardMeta {
   format: 'minimind-shards-1';
@@ -18,6 +19,8 @@ export interface ShardMeta {
   tokenizer: string;
   /** what processing counted: skipped lines, truncations, ... */
   stats: Record<string, number>;
+  /** SFT: what assembling per-epoch variants needs (variants.bin) */
+  chat?: ChatMeta;
 }
 
 export class ShardWriter {
@@ -42,6 +45,8 @@ export class ShardWriter {
     fs.writeSync(this.index, new Uint8Array(BigUint64Array.from(this.pendingOffsets).buffer));
     this.pendingOffsets = [];
   }
+  /** the directory being written (moved into place by close) */
+  get stagingDir(): string { return this.tmpDir; }
   get dtype(): 'uint16' | 'uint32' { return this.meta.vocab_size <= 65536 ? 'uint16' : 'uint32'; }
 
   add(tokens: ArrayLike<number>, mask?: ArrayLike<number>): void {

@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import hf from 'tokenizers';
+import { patchJinjaStrip } from './jinja-strip.js';
+
+patchJinjaStrip();
 
 export class TokenizerError extends Error {}
 
