@@ -70,7 +70,7 @@ test('SFT on alpaca_zh_demo and DPO on dpo_zh_demo run a few hundred steps and l
   fs.writeFileSync(text, JSON.stringify({ text: '你好，世界。' }) + '\n');
   run(['pretrain', ...common, '--data_path', text, '--tokenizer', path.join(SHARED, 'minimind3'), '--preset', 'tiny', '--hidden_size', '64',
     '--num_hidden_layers', '2', '--max_steps', '1', '--batch_size', '1', '--accumulation_steps', '1']);
-  run(['full-sft', ...common, '--data_path', path.join(lf, 'alpaca_zh_demo.json'), '--from_weight', path.join(out, 'pretrain'), '--max_steps', '250',
+  run(['full-sft', ...common, '--data_path', path.join(lf, 'alpaca_zh_demo.json'), '--from_weight', path.join(out, 'pretrain'), '--max_steps', '350',
     '--batch_size', '8', '--learning_rate', '3e-3']);
   const sft = readMetrics(path.join(out, 'full_sft'));
   assert.ok(sft[sft.length - 1].loss < sft[0].loss * 0.8, `SFT loss ${sft[0].loss} -> ${sft[sft.length - 1].loss}`);
