@@ -9,6 +9,7 @@ import { Format, Stage } from '../data/process.js';
 import { ShardReader } from '../data/shards.js';
 import { CONFIG_FIELDS, FAMILIES, FIELD_NAMES, MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+import { checkDevice } from '../runtime/providers.js';
 import { PROVIDERS, Provider, SessionOptions } from '../runtime/session.js';
 import { isUserFacing, UserError } from '../util/errors.js';
 
@@ -92,10 +93,11 @@ export function requireDir(dir: string, what: string, hint: string): void {
   if (!fs.existsSync(dir)) throw new UserError(`${what} ${dir} does not exist (${hint})`);
 }
 
-/** Wrap a command handler with the error boundary. */
+/** Wrap a command handler with the error boundary (and the checks that come before any work). */
 export function handler<A>(fn: (a: A) => Promise<number | void>): (a: A) => Promise<void> {
   return async (a: A) => {
     try {
+      checkDevice((a as Args).device);
       const code = await fn(a);
       if (typeof code === 'number' && code !== 0) process.exitCode = code;
     } catch (e) {

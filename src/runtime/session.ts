@@ -3,6 +3,7 @@
 import ort from 'onnxruntime-node';
 import { Graph } from '../graph/graph.js';
 import { toOnnx } from '../graph/onnx.js';
+import { INSTALL_CUDA } from './providers.js';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
 export const PROVIDERS: Provider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
@@ -16,7 +17,7 @@ ort.env.logLevel = 'fatal';
 let autoChoice: Exclude<Provider, 'auto'> | null = null;
 
 const HOW_TO_GET: Record<string, string> = {
-  cuda: 'the CUDA execution provider is installed by `npm install onnxruntime-node --onnxruntime-node-install=cuda12` on a machine with an NVIDIA GPU and CUDA 12',
+  cuda: `the CUDA execution provider needs an NVIDIA GPU with CUDA 12 and cuDNN 9, and its files, installed by \`${INSTALL_CUDA}\``,
   webgpu: 'the WebGPU execution provider needs a GPU with a working Vulkan driver',
 };
 
@@ -82,7 +83,7 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
         if (p === 'cpu') throw e;
         throw new ProviderError(`execution provider "${p}" could not start: ${msg}. ${HOW_TO_GET[p] ?? ''}`.trim());
       }
-      failures.push(`${p}: ${/shared library/i.test(msg) ? 'provider not installed' : /adapter/i.test(msg) ? 'no GPU adapter (needs a Vulkan driver)' : msg.slice(0, 80)}`);
+      failures.push(`${p}: ${/shared library/i.test(msg) ? (p === 'cuda' ? `provider not installed (${INSTALL_CUDA})` : 'provider not installed') : /adapter/i.test(msg) ? 'no GPU adapter (needs a Vulkan driver)' : msg.slice(0, 80)}`);
     }
   }
   throw new ProviderError(`no execution provider could start: ${failures.join('; ')}`);
