@@ -303,15 +303,21 @@ function openFile(file: string): number {
   }
 }
 
+/** A legacy (non-zip) torch.save file opens with a pickled magic number: PROTO 2, LONG1 of 10 bytes. */
+const LEGACY_MAGIC = Buffer.from('80028a0a6cfc9c46f9206aa85019', 'hex');
+
 /** Parse the zip and pickle; tensors stay on disk. */
 export function readTorchFile(file: string): TorchValue {
   const fd = openFile(file);
   try {
     const size = fs.fstatSync(fd).size;
-    const magic = readAt(fd, 0, Math.min(size, 4), file);
-    if (magic[0] === 0x80) {
+    const magic = readAt(fd, 0, Math.min(size, 14), file);
+    if (Buffer.from(magic).equals(LEGACY_MAGIC)) {
       throw new UserError(`${file} is in PyTorch's legacy (pre-1.6) format, which minimind does not read; re-save it as a zip with: `
         + `python -c "import torch; torch.save(torch.load('${file}', map_location='cpu'), '${file}.zip.pth')"`);
+    }
+    if (size > 9 && magic[8] === 0x7b && Number(Buffer.from(magic).readBigUInt64LE(0)) < size) {
+      throw new UserError(`${file} is a safetensors file, not a torch.save checkpoint`);
     }
     if (size < 4 || magic[0] !== 0x50 || magic[1] !== 0x4b || magic[2] !== 3 || magic[3] !== 4) {
       throw new UserError(`${file} is not a PyTorch checkpoint (torch.save writes a zip; this file does not start with one)`);
