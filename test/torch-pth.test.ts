@@ -149,6 +149,11 @@ test('a pickle calling os.system or builtins.eval is refused, naming the global'
   assertUserError(() => readTorchStateDict(fx('forbidden_stack')), fx('forbidden_stack'), /refusing to load.*builtins\.eval/);
 });
 
+test('hostile pickles: a self-referential rebuild call and a bigint offset are UserErrors', () => {
+  assertUserError(() => readTorchFile(fx('cyclic')), fx('cyclic'), /nested too deeply/);
+  assertUserError(() => readTorchFile(fx('huge_offset')), fx('huge_offset'), /invalid offset\/size\/stride \(18446744073709551616, \(1\), \(1\)\)/);
+});
+
 test('legacy, big-endian, incomplete and foreign files get clear errors', () => {
   assertUserError(() => readTorchStateDict(fx('legacy')), fx('legacy'), /legacy \(pre-1\.6\) format.*python -c "import torch; torch\.save\(torch\.load\(/);
   assertUserError(() => readTorchStateDict(fx('bigendian')), fx('bigendian'), /big-endian/);

@@ -30,9 +30,9 @@ export function readAt(fd: number, position: number, length: number, file: strin
   return out;
 }
 
-function u64(v: DataView, at: number): number {
+function u64(v: DataView, at: number, file: string): number {
   const n = v.getBigUint64(at, true);
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('zip field beyond 2^53');
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${file}: corrupt zip: a ZIP64 size or offset of ${n} bytes`);
   return Number(n);
 }
 
@@ -50,10 +50,10 @@ export class StoredZip {
     let count = tv.getUint16(at + 10, true), cdSize = tv.getUint32(at + 12, true), cdOffset = tv.getUint32(at + 16, true);
     let cdEnd = size - tailLen + at;
     if (at >= 20 && tv.getUint32(at - 20, true) === EOCD64_LOCATOR) {
-      const pos = u64(tv, at - 20 + 8);
+      const pos = u64(tv, at - 20 + 8, file);
       const r = new DataView(readAt(fd, pos, 56, file).buffer);
       if (r.getUint32(0, true) !== EOCD64) throw new UserError(`${file}: corrupt zip: the ZIP64 end record is missing`);
-      count = u64(r, 32); cdSize = u64(r, 40); cdOffset = u64(r, 48); cdEnd = pos;
+      count = u64(r, 32, file); cdSize = u64(r, 40, file); cdOffset = u64(r, 48, file); cdEnd = pos;
     }
     if (cdOffset + cdSize > cdEnd) throw new UserError(`${file}: truncated or corrupt zip: the central directory (${cdSize} bytes at ${cdOffset}) runs past its end record`);
     const cd = readAt(fd, cdOffset, cdSize, file);
@@ -72,9 +72,9 @@ export class StoredZip {
         const id = v.getUint16(e, true), len = v.getUint16(e + 2, true);
         if (id === 1) {
           let q = e + 4;
-          if (uncompressed === U32_MAX) { uncompressed = u64(v, q); q += 8; }
-          if (compressedSize === U32_MAX) { compressedSize = u64(v, q); q += 8; }
-          if (localHeaderOffset === U32_MAX) localHeaderOffset = u64(v, q);
+          if (uncompressed === U32_MAX) { uncompressed = u64(v, q, file); q += 8; }
+          if (compressedSize === U32_MAX) { compressedSize = u64(v, q, file); q += 8; }
+          if (localHeaderOffset === U32_MAX) localHeaderOffset = u64(v, q, file);
         }
         e += 4 + len;
       }
