@@ -177,28 +177,40 @@ test('a file truncated anywhere is a UserError that says so', () => {
   }
 });
 
-test('corrupting any byte of data.pkl never escapes as anything but a UserError', () => {
-  const file = fx('fp32'), full = fs.readFileSync(file);
-  const fd = fs.openSync(file, 'r');
-  let start: number, len: number;
-  try {
-    const zip = new StoredZip(fd, file, full.length);
-    const e = zip.entries.get('fp32/data.pkl')!;
-    start = zip.dataOffset(e); len = e.size;
-  } finally { fs.closeSync(fd); }
-  const f = tmpFile('fuzz.pth', full);
-  let failures = 0, loaded = 0;
-  for (let i = 0; i < len; i++) {
-    for (const x of [0xff, 0x01]) {
+/** Flip each byte of [start, end) of a copy of `file` in turn (with each mask); every result
+ * must load or fail with a UserError naming the file, never crash. Returns the failure count. */
+function corruptEach(file: string, start: number, end: number, masks: number[]): number {
+  const full = fs.readFileSync(file), f = tmpFile('fuzz.pth', full);
+  let failures = 0;
+  for (let i = start; i < end; i++) {
+    for (const x of masks) {
       const copy = Buffer.from(full);
-      copy[start + i] ^= x;
+      copy[i] ^= x;
       fs.writeFileSync(f, copy);
-      try { readTorchStateDict(f); loaded++; } catch (e) {
+      try { readTorchStateDict(f); } catch (e) {
         assert.ok(e instanceof UserError, `byte ${i} ^ ${x}: ${(e as Error).constructor.name}: ${(e as Error).message}`);
         assert.ok(e.message.includes(f));
         failures++;
       }
     }
   }
-  assert.ok(failures > len, `most corruptions are caught (${failures} errors, ${loaded} loads)`);
+  return failures;
+}
+
+test('corrupting any byte of data.pkl or of the zip directory gives a UserError, never a crash', () => {
+  const file = fx('fp32'), size = fs.statSync(file).size;
+  const fd = fs.openSync(file, 'r');
+  let pkl: [number, number], cd: number;
+  try {
+    const zip = new StoredZip(fd, file, size);
+    const e = zip.entries.get('fp32/data.pkl')!;
+    pkl = [zip.dataOffset(e), zip.dataOffset(e) + e.size];
+    cd = Math.max(...[...zip.entries.values()].map((x) => zip.dataOffset(x) + x.size)); // the directory follows the last entry
+  } finally { fs.closeSync(fd); }
+  const n = pkl[1] - pkl[0];
+  assert.ok(corruptEach(file, pkl[0], pkl[1], [0xff]) > n / 2, 'most pickle corruptions are caught');
+  assert.ok(corruptEach(file, cd, size, [0xff]) > 0, 'directory corruptions are caught');
+  // the ZIP64 fields: the last directory entries, the ZIP64 end record, its locator, the end record
+  const z64 = fx('zip64'), z64size = fs.statSync(z64).size;
+  assert.ok(corruptEach(z64, z64size - 300, z64size, [0xff]) > 0, 'ZIP64 corruptions are caught');
 });

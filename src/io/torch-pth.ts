@@ -11,7 +11,11 @@
 //     (storage offsets, strides, several tensors sharing one storage) are materialized.
 //   readTorchFile(file) -> TorchValue
 //     The whole saved object: dicts become Maps, lists and tuples arrays, ints numbers
-//     (bigint past 2^53), tensors TorchTensor, whose bytes are read only by toFloat32().
+//     (bigint past 2^53), tensors TorchTensor, whose bytes are read only by toFloat32();
+//     objects outside the interpreted subset (in optimizer state, say) stay TorchOpaque.
+// Every problem is a one-line UserError naming the file: the legacy pre-1.6 format (with the
+// python line that re-saves it), truncation, a missing data entry, a big-endian file, a refused
+// global, a dtype that is not float (naming the tensor).
 //
 // The format: a zip (entries stored, under a root folder named after the file or 'archive')
 // holding data.pkl, a pickle of the object in which each tensor refers to a storage by key,

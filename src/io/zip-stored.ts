@@ -66,21 +66,28 @@ export class StoredZip {
       let compressedSize = v.getUint32(p + 20, true), uncompressed = v.getUint32(p + 24, true);
       const nameLen = v.getUint16(p + 28, true), extraLen = v.getUint16(p + 30, true), commentLen = v.getUint16(p + 32, true);
       let localHeaderOffset = v.getUint32(p + 42, true);
+      const next = p + 46 + nameLen + extraLen + commentLen;
+      if (next > cdSize) throw new UserError(`${file}: corrupt zip: central directory entry ${i} runs past the directory`);
       const name = utf8.decode(cd.subarray(p + 46, p + 46 + nameLen));
       // ZIP64: each 32-bit field that reads 0xFFFFFFFF is in the 0x0001 extra field, in this order
       for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
         const id = v.getUint16(e, true), len = v.getUint16(e + 2, true);
         if (id === 1) {
           let q = e + 4;
-          if (uncompressed === U32_MAX) { uncompressed = u64(v, q, file); q += 8; }
-          if (compressedSize === U32_MAX) { compressedSize = u64(v, q, file); q += 8; }
-          if (localHeaderOffset === U32_MAX) localHeaderOffset = u64(v, q, file);
+          const field = () => {
+            if (q + 8 > Math.min(e + 4 + len, next)) throw new UserError(`${file}: corrupt zip: entry ${name} has a short ZIP64 field`);
+            q += 8;
+            return u64(v, q - 8, file);
+          };
+          if (uncompressed === U32_MAX) uncompressed = field();
+          if (compressedSize === U32_MAX) compressedSize = field();
+          if (localHeaderOffset === U32_MAX) localHeaderOffset = field();
         }
         e += 4 + len;
       }
       if (flags & 1) throw new UserError(`${file}: zip entry ${name} is encrypted`);
       this.entries.set(name, { name, method, size: uncompressed, compressedSize, localHeaderOffset });
-      p += 46 + nameLen + extraLen + commentLen;
+      p = next;
     }
   }
 
