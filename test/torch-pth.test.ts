@@ -209,7 +209,8 @@ test('corrupting any byte of data.pkl or of the zip directory gives a UserError,
   } finally { fs.closeSync(fd); }
   const n = pkl[1] - pkl[0];
   assert.ok(corruptEach(file, pkl[0], pkl[1], [0xff]) > n / 2, 'most pickle corruptions are caught');
-  assert.ok(corruptEach(file, cd, size, [0xff]) > 0, 'directory corruptions are caught');
+  // directory entries repeat one layout: the last few and the end record cover every field
+  assert.ok(corruptEach(file, Math.max(cd, size - 300), size, [0xff]) > 0, 'directory corruptions are caught');
   // the ZIP64 fields: the last directory entries, the ZIP64 end record, its locator, the end record
   const z64 = fx('zip64'), z64size = fs.statSync(z64).size;
   assert.ok(corruptEach(z64, z64size - 300, z64size, [0xff]) > 0, 'ZIP64 corruptions are caught');
