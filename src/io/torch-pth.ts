@@ -11,7 +11,11 @@
 //     (storage offsets, strides, several tensors sharing one storage) are materialized.
 //   readTorchFile(file) -> TorchValue
 //     The whole saved object: dicts become Maps, lists and tuples arrays, ints numbers
-//     (bigint past 2^53), tensors TorchTensor, whose bytes are read only by toFloat32().
+//     (bigint past 2^53), tensors TorchTensor, whose bytes are read only by toFloat32();
+//     objects outside the interpreted subset (in optimizer state, say) stay TorchOpaque.
+// Every problem is a one-line UserError naming the file: the legacy pre-1.6 format (with the
+// python line that re-saves it), truncation, a missing data entry, a big-endian file, a refused
+// global, a dtype that is not float (naming the tensor).
 //
 // The format: a zip (entries stored, under a root folder named after the file or 'archive')
 // holding data.pkl, a pickle of the object in which each tensor refers to a storage by key,
@@ -86,7 +90,11 @@ for (const [k, v] of Object.entries(TORCH_NAME)) DTYPE[v] = k;
 for (const k of Object.keys(ITEM)) if (!(k in TORCH_NAME)) DTYPE[k] = k;
 for (let b = 1; b < 8; b++) { DTYPE[`int${b}`] = `int${b}`; DTYPE[`uint${b}`] = `uint${b}`; }
 
-const dtypeName = (d: string) => TORCH_NAME[d] ?? d;
+const dtypeName = (d: string) => own(TORCH_NAME, d) ?? d;
+/** A table lookup that a name like 'constructor' cannot reach through the prototype. */
+function own(table: Record<string, string>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 // ---- globals ----------------------------------------------------------------------------------
 
@@ -111,8 +119,8 @@ function globalKind(name: string): Kind | undefined {
       return 'opaque';
   }
   if (mod === 'torch._utils' && attr.startsWith('_rebuild_')) return 'opaque'; // sparse, quantized, ... tensors
-  if (mod === 'torch' && attr in STORAGE) return 'storage';
-  if (mod === 'torch' && attr in DTYPE) return 'dtype';
+  if (mod === 'torch' && own(STORAGE, attr)) return 'storage';
+  if (mod === 'torch' && own(DTYPE, attr)) return 'dtype';
   if (mod === 'torch' && /^(per_tensor|per_channel)_\w+$/.test(attr)) return 'opaque';
   return undefined;
 }
@@ -122,7 +130,6 @@ class Global extends TorchOpaque {
   constructor(name: string, readonly kind: Kind) { super(name); }
 }
 
-
 // ---- the pickle machine ----------------------------------------------------------------------
 
 interface Ctx { file: string; storage: (pid: TorchValue) => TorchStorage }
@@ -131,7 +138,9 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
   const { file } = ctx;
   const fail = (what: string): never => { throw new UserError(`${file}: data.pkl: ${what}`); };
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const utf8 = new TextDecoder('utf-8', { fatal: true }), latin1 = new TextDecoder('latin1');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  // Buffer's latin1 is ISO-8859-1; TextDecoder('latin1') would be windows-1252
+  const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
   const stack: unknown[] = [], marks: number[] = [], memo = new Map<number, unknown>();
   let p = 0;
   const need = (n: number) => { if (p + n > buf.length) fail(`truncated: an opcode at byte ${p} needs ${n} more bytes, the pickle has ${buf.length - p}`); };
@@ -140,7 +149,7 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
   const u32 = () => { need(4); const v = dv.getUint32(p, true); p += 4; return v; };
   const u64 = () => { need(8); const v = dv.getBigUint64(p, true); p += 8; if (v > BigInt(buf.length)) fail(`length ${v} at byte ${p - 8} exceeds the pickle`); return Number(v); };
   const bytes = (n: number) => { need(n); p += n; return buf.subarray(p - n, p); };
-  const line = () => { const e = buf.indexOf(10, p); if (e < 0) fail('truncated GLOBAL'); const s = latin1.decode(buf.subarray(p, e)); p = e + 1; return s; };
+  const line = () => { const e = buf.indexOf(10, p); if (e < 0) fail('truncated GLOBAL'); const s = latin1(buf.subarray(p, e)); p = e + 1; return s; };
   const pop = () => { if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) fail(`stack underflow at byte ${p - 1}`); return stack.pop(); };
   const popMark = () => { const m = marks.pop(); if (m === undefined) fail(`no MARK before byte ${p - 1}`); return stack.splice(m!); };
   const top = () => { if (stack.length === 0) fail(`stack underflow at byte ${p - 1}`); return stack[stack.length - 1]; };
@@ -159,7 +168,7 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
   };
   const append = (target: unknown, items: unknown[]) => {
     if (!Array.isArray(target)) fail(`APPEND(S) on ${describe(target as TorchValue)}`);
-    (target as unknown[]).push(...items);
+    for (const x of items) (target as unknown[]).push(x); // not push(...items): that overflows on long lists
   };
 
   for (;;) {
@@ -192,7 +201,7 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
         try { stack.push(utf8.decode(b)); } catch { fail(`invalid UTF-8 string at byte ${p - b.length}`); }
         break;
       }
-      case 0x54: case 0x55: stack.push(latin1.decode(bytes(op === 0x54 ? u32() : u8()))); break; // BINSTRING, SHORT_BINSTRING
+      case 0x54: case 0x55: stack.push(latin1(bytes(op === 0x54 ? u32() : u8()))); break; // BINSTRING, SHORT_BINSTRING
       case 0x42: case 0x43: case 0x8e: stack.push(bytes(op === 0x42 ? u32() : op === 0x43 ? u8() : u64()).slice()); break; // BINBYTES*
       case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
       case 0x64: { const m = new Map(); setItems(m, popMark()); stack.push(m); break; } // DICT
@@ -246,7 +255,8 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
     }
   }
 
-  function call(fn: unknown, args: unknown): unknown {
+  function call(fn: unknown, args: unknown, depth = 0): unknown {
+    if (depth > 8) fail('_rebuild_from_type_v2 nested too deeply (a cyclic pickle?)');
     if (!(fn instanceof Global) || !Array.isArray(args)) return fail(`REDUCE at byte ${p - 1} without a callable and a tuple`);
     const a = args as unknown[];
     switch (fn.kind) {
@@ -262,9 +272,11 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
         const t = a[0];
         return new TorchTensor(t.storage, t.dtype, t.offset, t.shape, t.stride, a[1] === true);
       }
-      case 'from_type': return call(a[0], a[2]); // (func, subclass, args, state): the plain tensor
+      case 'from_type': return call(a[0], a[2], depth + 1); // (func, subclass, args, state): the plain tensor
       case 'size': return Array.isArray(a[0]) ? [...a[0]] : fail('torch.Size without a tuple');
-      case 'bytes': return typeof a[0] === 'string' ? Uint8Array.from(a[0], (c) => c.charCodeAt(0) & 0xff) : fail('_codecs.encode without a string');
+      case 'bytes': // how protocol 2 spells bytes: _codecs.encode(text, 'latin1')
+        return typeof a[0] === 'string' && (a[1] === 'latin1' || a[1] === 'latin-1') ? new Uint8Array(Buffer.from(a[0], 'latin1'))
+          : fail(`_codecs.encode(${show(a)}) is not latin-1 bytes`);
       default: return new TorchOpaque(fn.global, a as TorchValue[]);
     }
   }
@@ -273,16 +285,20 @@ function unpickle(buf: Uint8Array, ctx: Ctx): TorchValue {
     if (!(ref instanceof TorchStorage)) return fail(`a tensor rebuilt from ${describe(ref as TorchValue)}, not a storage`);
     const ints = (v: unknown) => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x) && (x as number) >= 0);
     if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !ints(size) || !ints(stride) || (size as number[]).length !== (stride as number[]).length) {
-      return fail(`tensor on storage ${ref.key} has an invalid offset/size/stride (${JSON.stringify([offset, size, stride])})`);
+      return fail(`tensor on storage ${ref.key} has an invalid offset/size/stride (${show(offset)}, ${show(size)}, ${show(stride)})`);
     }
     let dt = ref.dtype; // _rebuild_tensor_v2: the storage class's; v3: an untyped storage and a dtype
     if (dtype !== undefined) {
       if (!(dtype instanceof Global) || dtype.kind !== 'dtype') return fail(`tensor on storage ${ref.key} has no dtype`);
-      dt = DTYPE[dtype.global.slice('torch.'.length)];
+      dt = own(DTYPE, dtype.global.slice('torch.'.length))!;
     }
     return new TorchTensor(ref, dt, offset as number, size as number[], stride as number[], grad === true);
   }
 }
+
+/** Numbers and tuples for error messages, bounded (a hostile list may be huge or contain itself). */
+const show = (v: unknown, depth = 0): string => (Array.isArray(v) ? (depth > 2 ? '(...)' : `(${v.slice(0, 8).map((x) => show(x, depth + 1)).join(', ')}${v.length > 8 ? ', ...' : ''})`)
+  : typeof v === 'object' && v !== null ? describe(v as TorchValue) : String(v));
 
 function describe(v: TorchValue | undefined): string {
   if (v === null || v === undefined) return 'None';
@@ -303,15 +319,21 @@ function openFile(file: string): number {
   }
 }
 
+/** A legacy (non-zip) torch.save file opens with a pickled magic number: PROTO 2, LONG1 of 10 bytes. */
+const LEGACY_MAGIC = Buffer.from('80028a0a6cfc9c46f9206aa85019', 'hex');
+
 /** Parse the zip and pickle; tensors stay on disk. */
 export function readTorchFile(file: string): TorchValue {
   const fd = openFile(file);
   try {
     const size = fs.fstatSync(fd).size;
-    const magic = readAt(fd, 0, Math.min(size, 4), file);
-    if (magic[0] === 0x80) {
+    const magic = readAt(fd, 0, Math.min(size, 14), file);
+    if (Buffer.from(magic).equals(LEGACY_MAGIC)) {
       throw new UserError(`${file} is in PyTorch's legacy (pre-1.6) format, which minimind does not read; re-save it as a zip with: `
         + `python -c "import torch; torch.save(torch.load('${file}', map_location='cpu'), '${file}.zip.pth')"`);
+    }
+    if (size > 9 && magic[8] === 0x7b && Number(Buffer.from(magic).readBigUInt64LE(0)) < size) {
+      throw new UserError(`${file} is a safetensors file, not a torch.save checkpoint`);
     }
     if (size < 4 || magic[0] !== 0x50 || magic[1] !== 0x4b || magic[2] !== 3 || magic[3] !== 4) {
       throw new UserError(`${file} is not a PyTorch checkpoint (torch.save writes a zip; this file does not start with one)`);
@@ -338,7 +360,7 @@ export function readTorchFile(file: string): TorchValue {
         }
         const [, cls, key, , numel] = pid as [string, Global, string, unknown, unknown];
         // a typed storage class names the dtype; UntypedStorage (with _rebuild_tensor_v3) is bytes
-        const dtype = cls.global === 'torch.storage.UntypedStorage' ? 'U8' : cls.kind === 'storage' ? STORAGE[cls.global.slice('torch.'.length)] : undefined;
+        const dtype = cls.global === 'torch.storage.UntypedStorage' ? 'U8' : cls.kind === 'storage' ? own(STORAGE, cls.global.slice('torch.'.length)) : undefined;
         if (!dtype) throw new UserError(`${file}: data.pkl: storage ${key} has type ${cls.global}`);
         let entry = entries.get(key);
         if (!entry) {

@@ -30,9 +30,9 @@ export function readAt(fd: number, position: number, length: number, file: strin
   return out;
 }
 
-function u64(v: DataView, at: number): number {
+function u64(v: DataView, at: number, file: string): number {
   const n = v.getBigUint64(at, true);
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError('zip field beyond 2^53');
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new UserError(`${file}: corrupt zip: a ZIP64 size or offset of ${n} bytes`);
   return Number(n);
 }
 
@@ -50,10 +50,10 @@ export class StoredZip {
     let count = tv.getUint16(at + 10, true), cdSize = tv.getUint32(at + 12, true), cdOffset = tv.getUint32(at + 16, true);
     let cdEnd = size - tailLen + at;
     if (at >= 20 && tv.getUint32(at - 20, true) === EOCD64_LOCATOR) {
-      const pos = u64(tv, at - 20 + 8);
+      const pos = u64(tv, at - 20 + 8, file);
       const r = new DataView(readAt(fd, pos, 56, file).buffer);
       if (r.getUint32(0, true) !== EOCD64) throw new UserError(`${file}: corrupt zip: the ZIP64 end record is missing`);
-      count = u64(r, 32); cdSize = u64(r, 40); cdOffset = u64(r, 48); cdEnd = pos;
+      count = u64(r, 32, file); cdSize = u64(r, 40, file); cdOffset = u64(r, 48, file); cdEnd = pos;
     }
     if (cdOffset + cdSize > cdEnd) throw new UserError(`${file}: truncated or corrupt zip: the central directory (${cdSize} bytes at ${cdOffset}) runs past its end record`);
     const cd = readAt(fd, cdOffset, cdSize, file);
@@ -66,21 +66,28 @@ export class StoredZip {
       let compressedSize = v.getUint32(p + 20, true), uncompressed = v.getUint32(p + 24, true);
       const nameLen = v.getUint16(p + 28, true), extraLen = v.getUint16(p + 30, true), commentLen = v.getUint16(p + 32, true);
       let localHeaderOffset = v.getUint32(p + 42, true);
+      const next = p + 46 + nameLen + extraLen + commentLen;
+      if (next > cdSize) throw new UserError(`${file}: corrupt zip: central directory entry ${i} runs past the directory`);
       const name = utf8.decode(cd.subarray(p + 46, p + 46 + nameLen));
       // ZIP64: each 32-bit field that reads 0xFFFFFFFF is in the 0x0001 extra field, in this order
       for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen;) {
         const id = v.getUint16(e, true), len = v.getUint16(e + 2, true);
         if (id === 1) {
           let q = e + 4;
-          if (uncompressed === U32_MAX) { uncompressed = u64(v, q); q += 8; }
-          if (compressedSize === U32_MAX) { compressedSize = u64(v, q); q += 8; }
-          if (localHeaderOffset === U32_MAX) localHeaderOffset = u64(v, q);
+          const field = () => {
+            if (q + 8 > Math.min(e + 4 + len, next)) throw new UserError(`${file}: corrupt zip: entry ${name} has a short ZIP64 field`);
+            q += 8;
+            return u64(v, q - 8, file);
+          };
+          if (uncompressed === U32_MAX) uncompressed = field();
+          if (compressedSize === U32_MAX) compressedSize = field();
+          if (localHeaderOffset === U32_MAX) localHeaderOffset = field();
         }
         e += 4 + len;
       }
       if (flags & 1) throw new UserError(`${file}: zip entry ${name} is encrypted`);
       this.entries.set(name, { name, method, size: uncompressed, compressedSize, localHeaderOffset });
-      p += 46 + nameLen + extraLen + commentLen;
+      p = next;
     }
   }
 
