@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
+import { apply01Defaults } from '../src/cli/common.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
@@ -31,6 +32,7 @@ for (const a of argv) {
 await yargs(argv)
   .scriptName('minimind')
   .usage('$0 <command> [options]')
+  .middleware(apply01Defaults, true)
   .command(downloadCommand)
   .command(trainTokenizerCommand)
   .command(dataProcessCommand)

@@ -161,7 +161,7 @@ test('10 optimizer steps (accumulation 2, MiniMind LR schedule, clipping) follow
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.length, batch: (_ep, b) => batches[b], tokens: (b) => b.B * b.T }, {
     stage: 'pretrain', runDir, epochs: e.hyper.epochs, accumulationSteps: acc, learningRate: e.hyper.learning_rate, schedule: 'minimind',
     warmupSteps: 0, gradClip: e.hyper.grad_clip, weightDecay: 0.01, logInterval: 1, saveInterval: 0, keepCheckpoints: 1, seed: 0,
-    resumeFrom: null, config: {}, args: {}, progress: false,
+    resumeFrom: null, config: {}, identity: { batch_size: 2, accumulation_steps: acc, max_seq_len: T, data: 'fixture' }, progress: false,
   });
   await trainee.release();
   assert.equal(res.step, batches.length / acc);

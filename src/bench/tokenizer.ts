@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { trainTokenizer } from '../cli/train-tokenizer.js';
+import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { readJsonl } from '../data/lines.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { machine, peakRssMb } from './stats.js';

@@ -4,39 +4,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
+import { loadChatModel, promptIds } from '../eval/chat.js';
+import { streamText } from '../eval/generate-text.js';
 import { loadModelDir, saveModelDir } from '../io/model-dir.js';
-import { Generator, Quantize } from '../model/generate.js';
-import { loadAdapter, loraHook, loraSpecs, mergeLora } from '../model/lora.js';
-import { ChatMessage, MiniTokenizer } from '../tokenizer/tokenizer.js';
-import { Args, handler, rel, requireDir, runtimeOptions, samplingOptions, sessionOptions } from './common.js';
-import { sampling, streamText } from './generate-text.js';
-
-/** A model ready to chat: weights, tokenizer and generator (adapter applied unmerged). */
-export async function loadChatModel(a: Args): Promise<{ gen: Generator; tok: MiniTokenizer; maxLen: number }> {
-  const dir = a.load_from as string;
-  requireDir(dir, 'model directory', 'train one with `minimind full-sft`');
-  const { config, params } = loadModelDir(dir);
-  const tok = MiniTokenizer.load(dir);
-  let hook;
-  if (a.lora) {
-    const { lc, params: ad } = loadAdapter(a.lora as string, config);
-    for (const [k, v] of ad) params.set(k, v);
-    hook = { linearHook: loraHook(lc), extraParams: loraSpecs(config, lc) };
-  }
-  const gen = await Generator.create(config, params, { ...sessionOptions(a), quantize: a.quantize as Quantize }, hook);
-  return { gen, tok, maxLen: config.max_position_embeddings };
-}
-
-/** Prompt ids of a conversation, dropping the oldest turns until it fits the context window. */
-export async function promptIds(tok: MiniTokenizer, history: ChatMessage[], budget: number): Promise<number[]> {
-  let h = history;
-  for (;;) {
-    const ids = await tok.encode(tok.applyChatTemplate(h, { addGenerationPrompt: true }));
-    const firstUser = h.findIndex((m) => m.role === 'user');
-    if (ids.length <= budget || h.length - firstUser <= 1) return ids.slice(-budget);
-    h = [...h.slice(0, firstUser), ...h.slice(firstUser + 2)]; // drop the oldest exchange, keep a system prompt
-  }
-}
+import { Quantize } from '../model/generate.js';
+import { loadAdapter, mergeLora } from '../model/lora.js';
+import { ChatMessage } from '../tokenizer/tokenizer.js';
+import { Args, bool01, handler, rel, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 
 export const chatCommand = {
   command: 'eval',
@@ -45,18 +19,20 @@ export const chatCommand = {
     .option('load_from', { type: 'string', default: 'out/full_sft', describe: 'model directory' })
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('system', { type: 'string', describe: 'system prompt' })
-    .option('history', { type: 'boolean', default: true, describe: 'keep earlier turns in the prompt (multi-turn)' })
+    .option(...bool01('history', 'keep earlier turns in the prompt (multi-turn)', true))
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'weights for decoding (q4: 4-bit, ~3x faster)' })
     .option('prompt', { type: 'string', describe: 'answer this one message and exit' })
     .example('$0 eval --load_from out/full_sft', 'chat with the SFT model'),
   handler: handler(async (a: Args) => {
-    const { gen, tok, maxLen } = await loadChatModel(a);
+    requireDir(a.load_from as string, 'model directory', 'train one with `minimind full-sft`');
+    const { gen, tok, maxLen } = await loadChatModel({ loadFrom: a.load_from as string, lora: a.lora as string | undefined, quantize: a.quantize as Quantize, session: sessionOptions(a) });
     const system: ChatMessage[] = a.system ? [{ role: 'system', content: a.system as string }] : [];
     let history: ChatMessage[] = [...system];
     const o = sampling(a);
     const answer = async (q: string) => {
       history.push({ role: 'user', content: q });
-      const ids = await promptIds(tok, history, maxLen - (o.maxNewTokens ?? 256));
+      // room for the answer: --max_new_tokens, but at most half the window (MiniMind's 8192 exceeds small models' windows)
+      const ids = await promptIds(tok, history, maxLen - Math.min(o.maxNewTokens ?? 256, Math.floor(maxLen / 2)));
       process.stdout.write(chalk.green('🤖 '));
       const { text } = await streamText(gen, tok, ids, o, (s) => process.stdout.write(s));
       process.stdout.write('\n');

@@ -1,19 +1,58 @@
 // Options shared by the commands (named like MiniMind's scripts), and the error boundary:
 // a user error prints one red line and exits 1; anything else is a bug and shows its stack.
 import fs from 'node:fs';
-import path from 'node:path';
 import chalk from 'chalk';
 import type { Argv } from 'yargs';
-import { prepareShards } from '../data/prepare.js';
-import { Format, Stage } from '../data/process.js';
-import { ShardReader } from '../data/shards.js';
 import { CONFIG_FIELDS, FAMILIES, FIELD_NAMES, MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
-import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+import { SamplingOptions } from '../model/generate.js';
 import { checkDevice } from '../runtime/providers.js';
 import { PROVIDERS, Provider, SessionOptions } from '../runtime/session.js';
 import { isUserFacing, UserError } from '../util/errors.js';
 
+export { rel } from '../util/paths.js';
+
 export type Args = Record<string, unknown>;
+
+/** A 0/1 flag value as MiniMind's scripts write it (`--use_moe 1`), or our boolean forms
+ * (`--flag`, `--no-flag`, `--flag true`); anything else is returned as is, for yargs' choices
+ * check to reject with the flag's name. */
+export function parse01(v: unknown): unknown {
+  if (v === true || v === 1 || v === '1' || v === 'true' || v === '') return true;
+  if (v === false || v === 0 || v === '0' || v === 'false') return false;
+  return v;
+}
+
+/** Defaults of the 0/1 flags, by name: filled in by `apply01Defaults` (see bool01). */
+const DEFAULTS_01 = new Map<string, boolean>();
+
+/**
+ * A 0/1 flag: `--flag 1`, `--flag 0`, `--flag`, `--no-flag`, `--flag true` all work; other
+ * values are refused naming the flag. Spread it into `.option`:
+ *   .option(...bool01('use_moe', 'mixture-of-experts FFN'))           // undefined when not given
+ *   .option(...bool01('progress', 'show a progress bar', true, 'Training:'))
+ */
+export function bool01<K extends string>(name: K, describe: string, dflt?: boolean, group?: string) {
+  // No yargs type: a typed boolean would not take a following 1/0, and no yargs default:
+  // yargs gives a bare --flag of an untyped option its default. apply01Defaults fills it in.
+  if (dflt !== undefined) DEFAULTS_01.set(name, dflt);
+  return [name, {
+    describe: `${describe} (1/0)`, coerce: parse01 as (v: unknown) => boolean,
+    choices: [1, 0, true, false] as unknown as true[], // checked after coerce (yargs' Choices type leaves out false)
+    ...(dflt === undefined ? {} : { defaultDescription: dflt ? '1' : '0' }), ...(group ? { group } : {}),
+  }] as const;
+}
+
+/** yargs middleware (before validation): the defaults of the command's 0/1 flags not given. */
+export function apply01Defaults(argv: Record<string, unknown>, y?: { getOptions(): { key: Record<string, unknown> } }): void {
+  const known = y!.getOptions().key; // yargs passes its instance (its typings leave it out)
+  for (const [k, d] of DEFAULTS_01) if (argv[k] === undefined && k in known) argv[k] = d;
+}
+
+/** `--from_resume`: 1/0 as in MiniMind, or a checkpoint directory. */
+export function parseResume(v: unknown): boolean | string {
+  const b = parse01(v);
+  return typeof b === 'boolean' ? b : String(v);
+}
 
 /** --preset and one option per model config field (CONFIG_FIELDS), each overriding the preset. */
 export function modelOptions<T>(y: Argv<T>): Argv<T> {
@@ -21,7 +60,8 @@ export function modelOptions<T>(y: Argv<T>): Argv<T> {
   for (const f of FIELD_NAMES) {
     const spec: { kind: string; describe: string; alias?: string; internal?: boolean } = CONFIG_FIELDS[f];
     if (spec.internal) continue;
-    const type = spec.kind === 'bool' ? 'boolean' : spec.kind === 'family' ? 'string' : 'number';
+    if (spec.kind === 'bool') { const [name, o] = bool01(f, spec.describe, undefined, 'Model:'); out = out.option(name, { ...o, alias: spec.alias }); continue; }
+    const type = spec.kind === 'family' ? 'string' : 'number';
     out = out.option(f, { type, alias: spec.alias, describe: spec.describe, group: 'Model:', ...(spec.kind === 'family' ? { choices: FAMILIES } : {}) });
   }
   return out;
@@ -33,22 +73,39 @@ export function runtimeOptions<T>(y: Argv<T>) {
     .option('threads', { type: 'number', default: 0, describe: 'CPU threads (0 = all cores)', group: 'Runtime:' });
 }
 
-export function samplingOptions<T>(y: Argv<T>) {
+/** Sampling flags; defaults as MiniMind-3's eval_llm.py and its model's generate(). */
+export function samplingOptions<T>(y: Argv<T>, d: { max_new_tokens?: number } = {}) {
   return y
-    .option('max_new_tokens', { type: 'number', default: 256, describe: 'tokens to generate at most', group: 'Sampling:' })
+    // eval_llm.py --max_new_tokens 8192 (generation also stops at the end token and the context window)
+    .option('max_new_tokens', { type: 'number', default: d.max_new_tokens ?? 8192, describe: 'tokens to generate at most', group: 'Sampling:' })
+    // eval_llm.py --temperature 0.85
     .option('temperature', { type: 'number', default: 0.85, describe: '0 = greedy', group: 'Sampling:' })
-    .option('top_p', { type: 'number', default: 0.85, describe: 'nucleus sampling', group: 'Sampling:' })
-    .option('top_k', { type: 'number', default: 0, describe: '0 = off', group: 'Sampling:' })
+    // eval_llm.py --top_p 0.95 (generate()'s own default is 0.85, but eval_llm passes 0.95)
+    .option('top_p', { type: 'number', default: 0.95, describe: 'nucleus sampling', group: 'Sampling:' })
+    // model_minimind.py generate(top_k=50); eval_llm.py does not override it
+    .option('top_k', { type: 'number', default: 50, describe: '0 = off', group: 'Sampling:' })
     .option('repetition_penalty', { type: 'number', default: 1.0, describe: 'as in transformers (1 = off)', group: 'Sampling:' })
     .option('seed', { type: 'number', default: 42, describe: 'random seed', group: 'Sampling:' });
 }
 
-export function trainOptions<T>(y: Argv<T>, d: { epochs: number; batch_size: number; learning_rate: number; accumulation_steps: number; max_seq_len: number; save_weight: string; data_path: string }) {
+export function sampling(a: Args): SamplingOptions {
+  return { maxNewTokens: a.max_new_tokens as number, temperature: a.temperature as number, topP: a.top_p as number,
+    topK: a.top_k as number, repetitionPenalty: a.repetition_penalty as number, seed: a.seed as number };
+}
+
+/** A stage's defaults (each stage writes where its values come from). */
+export interface StageDefaults {
+  epochs: number; batch_size: number; learning_rate: number; accumulation_steps: number; max_seq_len: number;
+  log_interval: number; save_interval: number; save_weight: string; data_path: string; from_weight: string;
+}
+
+export function trainOptions<T>(y: Argv<T>, d: StageDefaults) {
   return y
     .option('data_path', { type: 'string', default: d.data_path, describe: 'training data: JSONL/CSV/TXT file(s), or a directory made by data-process', group: 'Training:' })
     .option('tokenizer', { type: 'string', default: 'model', describe: 'directory with tokenizer.json and tokenizer_config.json', group: 'Training:' })
-    .option('out_dir', { type: 'string', default: 'out', describe: 'where runs are written', group: 'Training:' })
+    .option('out_dir', { alias: 'save_dir', type: 'string', default: 'out', describe: 'where runs are written (MiniMind: --save_dir)', group: 'Training:' })
     .option('save_weight', { type: 'string', default: d.save_weight, describe: 'run name: the run directory is <out_dir>/<save_weight>', group: 'Training:' })
+    .option('from_weight', { type: 'string', default: d.from_weight, describe: 'starting model: none (fresh weights), a model directory, or a MiniMind weight name resolved in <out_dir>', group: 'Training:' })
     .option('epochs', { type: 'number', default: d.epochs, group: 'Training:' })
     .option('max_steps', { type: 'number', describe: 'stop after this many optimizer steps (overrides --epochs)', group: 'Training:' })
     .option('batch_size', { type: 'number', default: d.batch_size, group: 'Training:' })
@@ -59,12 +116,18 @@ export function trainOptions<T>(y: Argv<T>, d: { epochs: number; batch_size: num
     .option('accumulation_steps', { type: 'number', default: d.accumulation_steps, describe: 'micro-batches per optimizer step', group: 'Training:' })
     .option('grad_clip', { type: 'number', default: 1.0, describe: 'max global gradient norm (0 = off)', group: 'Training:' })
     .option('max_seq_len', { type: 'number', default: d.max_seq_len, describe: 'tokens per sample', group: 'Training:' })
-    .option('log_interval', { type: 'number', default: 100, describe: 'steps between metrics lines', group: 'Training:' })
-    .option('save_interval', { type: 'number', default: 100, describe: 'steps between checkpoints', group: 'Training:' })
+    .option('log_interval', { type: 'number', default: d.log_interval, describe: 'steps between metrics lines', group: 'Training:' })
+    .option('save_interval', { type: 'number', default: d.save_interval, describe: 'steps between checkpoints', group: 'Training:' })
     .option('keep_checkpoints', { type: 'number', default: 3, describe: 'checkpoints kept per run', group: 'Training:' })
-    .option('from_resume', { type: 'string', default: '0', describe: "1: resume the run's latest checkpoint; or a checkpoint directory", group: 'Training:' })
+    .option('from_resume', { coerce: parseResume, defaultDescription: '0', describe: "1: resume the run's latest checkpoint (0/1), or a checkpoint directory", group: 'Training:' })
     .option('seed', { type: 'number', default: 42, describe: 'initialization and data order', group: 'Training:' })
-    .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar (--no-progress for logs only)', group: 'Training:' });
+    .option(...bool01('progress', 'show a progress bar (0 or --no-progress: logs only)', true, 'Training:'))
+    // MiniMind's flags that have no counterpart here: accepted, and a notice says so (see stage-args.ts)
+    .option('dtype', { type: 'string', default: 'float32', choices: ['float32', 'bfloat16', 'float16'], describe: 'MiniMind\'s mixed precision; training computes in float32 here', group: 'MiniMind compatibility:' })
+    .option('num_workers', { type: 'number', describe: 'MiniMind\'s data loader workers (no effect here)', group: 'MiniMind compatibility:' })
+    .option(...bool01('use_compile', 'torch.compile in MiniMind (no effect here)', undefined, 'MiniMind compatibility:'))
+    .option(...bool01('use_wandb', 'Weights & Biases logging (not available yet; metrics go to <run>/metrics.jsonl)', false, 'MiniMind compatibility:'))
+    .option('wandb_project', { type: 'string', describe: 'Weights & Biases project (not available yet)', group: 'MiniMind compatibility:' });
 }
 
 export function modelConfig(a: Args, vocabFromTokenizer?: number): MiniMindConfig {
@@ -110,12 +173,3 @@ export function handler<A>(fn: (a: A) => Promise<number | void>): (a: A) => Prom
   };
 }
 
-/** The run's token shards for --data_path, with the data flags of the command line. */
-export function shardsFromArgs(a: Args, tok: MiniTokenizer, runDir: string, stage: Stage): Promise<ShardReader> {
-  return prepareShards(a.data_path as string, tok, path.join(runDir, 'data'), stage, {
-    strict: a.strict as boolean, format: a.format as Format | undefined, progress: a.progress as boolean,
-    log: (m) => process.stderr.write(m + '\n'),
-  });
-}
-
-export const rel = (p: string) => path.relative(process.cwd(), p) || '.';

@@ -4,7 +4,7 @@ import chalk from 'chalk';
 import cliProgress from 'cli-progress';
 import { Format, processData, Stage } from '../data/process.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
-import { Args, handler, rel } from './common.js';
+import { Args, bool01, handler, rel } from './common.js';
 
 export const dataProcessCommand = {
   command: 'data-process',
@@ -17,8 +17,8 @@ export const dataProcessCommand = {
     .option('format', { type: 'string', default: 'auto', choices: ['auto', 'minimind', 'alpaca', 'sharegpt'], describe: 'record format (auto: detect per record)' })
     .option('max_seq_len', { type: 'number', default: 512, describe: 'count the sequences longer than this, and the padding' })
     .option('seed', { type: 'number', default: 42 })
-    .option('strict', { type: 'boolean', default: false, describe: 'stop at the first malformed record instead of skipping it' })
-    .option('progress', { type: 'boolean', default: true })
+    .option(...bool01('strict', 'stop at the first malformed record instead of skipping it', false))
+    .option(...bool01('progress', 'show a progress bar', true))
     .example('$0 data-process --stage sft --input dataset/sft_mini_512.jsonl --out dataset/sft', 'tokenize once, train many times'),
   handler: handler(async (a: Args) => {
     const tok = MiniTokenizer.load(a.tokenizer as string);

@@ -4,48 +4,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
-import { ChatProbe, demoCorpus, Probe } from '../demo/corpus.js';
-import { prepareShards } from '../data/prepare.js';
+import { demoCorpus } from '../demo/corpus.js';
 import { TokenSamples } from '../data/samples.js';
+import { heldOutAccuracy, heldOutChatAccuracy } from '../eval/held-out.js';
+import { streamText } from '../eval/generate-text.js';
 import { Generator } from '../model/generate.js';
-import { Params } from '../model/params.js';
-import { MiniMindConfig } from '../model/config.js';
-import { Scorer } from '../model/score.js';
-import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { runLMStage } from '../train/lm-stage.js';
-import { Args, handler, rel } from './common.js';
-import { streamText } from './generate-text.js';
-import { trainTokenizer } from './train-tokenizer.js';
+import { TrainOptions } from '../train/options.js';
+import { Args, bool01, handler, modelConfig, rel } from './common.js';
 
-export interface HeldOut { accuracy: number; chance: number; n: number }
-
-/** Share of questions where the right answer's log-likelihood beats every distractor's. */
-async function choiceAccuracy(c: MiniMindConfig, params: Params, items: { prompt: number[]; answer: number[]; distractors: number[][] }[], threads: number): Promise<HeldOut> {
-  const scorer = await Scorer.create(c, params, { threads });
-  let right = 0;
-  for (const it of items) {
-    const truth = await scorer.logLikelihood(it.prompt, it.answer);
-    let best = true;
-    for (const d of it.distractors) if ((await scorer.logLikelihood(it.prompt, d)) >= truth) best = false;
-    if (best) right++;
-  }
-  await scorer.release();
-  return { accuracy: right / items.length, chance: 1 / (1 + items[0].distractors.length), n: items.length };
-}
-
-/** 4-way choice by log-likelihood on facts about countries the model never saw. */
-export async function heldOutAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: Probe[], threads = 0): Promise<HeldOut> {
-  const items = await Promise.all(probes.map(async (p) => ({ prompt: [tok.bosId, ...(await tok.encode(p.prompt))], answer: await tok.encode(p.answer),
-    distractors: await Promise.all(p.distractors.map((d) => tok.encode(d))) })));
-  return choiceAccuracy(c, params, items, threads);
-}
-
-/** The same in chat format: the assistant's answer after the user's question. */
-export async function heldOutChatAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: ChatProbe[], threads = 0): Promise<HeldOut> {
-  const items = await Promise.all(probes.map(async (p) => ({ prompt: await tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true })),
-    answer: await tok.encode(p.answer + '<|im_end|>'), distractors: await Promise.all(p.distractors.map((d) => tok.encode(d + '<|im_end|>'))) })));
-  return choiceAccuracy(c, params, items, threads);
-}
+// test/post-training.test.ts imports the held-out scores from here
+export { heldOutAccuracy, heldOutChatAccuracy } from '../eval/held-out.js';
+export type { HeldOut } from '../eval/held-out.js';
 
 export const demoCommand = {
   command: 'demo',
@@ -55,7 +26,7 @@ export const demoCommand = {
     .option('steps', { type: 'number', default: 900, describe: 'pretraining steps' })
     .option('sft_steps', { type: 'number', default: 400, describe: 'supervised fine-tuning steps (0 = stop after pretraining)' })
     .option('threads', { type: 'number', default: 0, describe: 'CPU threads (0 = all cores)' })
-    .option('progress', { type: 'boolean', default: true }),
+    .option(...bool01('progress', 'show progress bars', true)),
   handler: handler(async (a: Args) => {
     const t0 = performance.now();
     const out = a.out_dir as string, say = (m: string) => process.stderr.write(m + '\n');
@@ -72,15 +43,16 @@ export const demoCommand = {
     say(`  ${tr.merges} merges in ${tr.seconds.toFixed(1)} s -> ${rel(tokDir)}`);
 
     say(chalk.bold('3/5 pretrain') + ': tiny MiniMind (dim 128, 4 layers)');
-    const args: Args = {
-      preset: 'tiny', tokenizer: tokDir, out_dir: out, save_weight: 'pretrain', epochs: 1, max_steps: a.steps, batch_size: 16,
-      learning_rate: 2e-3, schedule: 'cosine', warmup_steps: 20, weight_decay: 0.01, accumulation_steps: 1, grad_clip: 1.0,
-      max_seq_len: 128, log_interval: 25, save_interval: 250, keep_checkpoints: 1, from_resume: '0', seed: 42,
-      progress: a.progress, device: 'cpu', threads: a.threads,
+    const train: TrainOptions = {
+      tokenizer: tokDir, outDir: out, saveWeight: 'pretrain', epochs: 1, maxSteps: a.steps as number, batchSize: 16,
+      learningRate: 2e-3, schedule: 'cosine', warmupSteps: 20, weightDecay: 0.01, accumulationSteps: 1, gradClip: 1.0,
+      maxSeqLen: 128, logInterval: 25, saveInterval: 250, keepCheckpoints: 1, fromResume: false, seed: 42, progress: a.progress as boolean,
     };
+    const session = { provider: 'cpu' as const, threads: a.threads as number };
     const r = await runLMStage({
-      stage: 'pretrain', args, log: say,
-      samples: async (tok, T, runDir) => new TokenSamples(await prepareShards(corpus, tok, path.join(runDir, 'data'), 'pretrain', { progress: false }), T, 'pack', tok.padId),
+      stage: 'pretrain', train, session, log: say, model: (vocab) => modelConfig({ preset: 'tiny' }, vocab),
+      data: { dataPath: corpus, progress: false }, dataStage: 'pretrain',
+      samples: (shards, tok, T) => new TokenSamples(shards, T, 'pack', tok.padId),
     });
     if (r.code !== 0) return r.code;
 
@@ -102,9 +74,9 @@ export const demoCommand = {
       const sftData = path.join(out, 'sft.jsonl');
       fs.writeFileSync(sftData, chats.map((c) => JSON.stringify(c)).join('\n') + '\n');
       const s = await runLMStage({
-        stage: 'full_sft', args: { ...args, save_weight: 'full_sft', max_steps: a.sft_steps, learning_rate: 1e-3, warmup_steps: 10, max_seq_len: 64, save_interval: 1000 },
-        fromWeight: r.runDir, log: say,
-        samples: async (tok, T, runDir) => new TokenSamples(await prepareShards(sftData, tok, path.join(runDir, 'data'), 'sft', { progress: false }), T, 'pad', tok.padId, false),
+        stage: 'full_sft', train: { ...train, saveWeight: 'full_sft', maxSteps: a.sft_steps as number, learningRate: 1e-3, warmupSteps: 10, maxSeqLen: 64, saveInterval: 1000 },
+        session, fromWeight: r.runDir, log: say, data: { dataPath: sftData, progress: false }, dataStage: 'sft',
+        samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId, false),
       });
       if (s.code !== 0) return s.code;
       const chat = await Generator.create(s.config, s.params, { threads: a.threads as number });

@@ -3,24 +3,31 @@ import type { Argv } from 'yargs';
 import { PairSamples } from '../data/samples.js';
 import { DpoTrainee } from '../train/dpo-trainee.js';
 import { runLMStage } from '../train/lm-stage.js';
-import { Args, handler, positive, runtimeOptions, shardsFromArgs, trainOptions } from './common.js';
+import { UserError } from '../util/errors.js';
+import { Args, bool01, handler, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
+import { dataOptionsFrom, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
 
 export const dpoCommand = {
   command: 'dpo-train',
   describe: 'align a chat model with preference pairs ({"chosen": [...], "rejected": [...]}) by DPO',
   builder: (y: Argv) => runtimeOptions(trainOptions(y, {
-    epochs: 1, batch_size: 4, learning_rate: 4e-8, accumulation_steps: 1, max_seq_len: 1024, save_weight: 'dpo', data_path: 'dataset/dpo.jsonl',
+    // MiniMind-3 train_dpo.py: --epochs 1 --batch_size 4 --learning_rate 4e-8 --accumulation_steps 1 --max_seq_len 1024
+    // --log_interval 100 --save_interval 100 --save_weight dpo --from_weight full_sft --data_path ../dataset/dpo.jsonl
+    epochs: 1, batch_size: 4, learning_rate: 4e-8, accumulation_steps: 1, max_seq_len: 1024, log_interval: 100, save_interval: 100,
+    save_weight: 'dpo', from_weight: 'full_sft', data_path: 'dataset/dpo.jsonl',
   }))
-    .option('from_weight', { type: 'string', describe: 'model directory to start from (default out/full_sft); it is also the frozen reference', group: 'Training:' })
-    .option('beta', { type: 'number', default: 0.15, describe: 'DPO temperature', group: 'DPO:' })
+    .option('beta', { type: 'number', default: 0.15, describe: 'DPO temperature (MiniMind-3: 0.15)', group: 'DPO:' })
     .option('format', { type: 'string', default: 'auto', choices: ['auto', 'minimind', 'sharegpt'], describe: 'data format', group: 'Training:' })
-    .option('strict', { type: 'boolean', default: false, describe: 'stop at the first malformed data line', group: 'Training:' })
-    .example('$0 dpo-train --from_weight out/full_sft --data_path dataset/dpo.jsonl', "MiniMind's stage 5"),
+    .option(...bool01('strict', 'stop at the first malformed data line', false, 'Training:'))
+    .example('$0 dpo-train --from_weight out/full_sft --data_path dataset/dpo.jsonl', "MiniMind's stage 5; the starting model is also the frozen reference"),
   handler: handler(async (a: Args) => {
     positive(a, 'epochs', 'batch_size', 'learning_rate', 'beta', 'max_seq_len');
+    const fromWeight = resolveFromWeight(a);
+    if (!fromWeight) throw new UserError('--from_weight none: DPO needs a starting model (it is also the frozen reference)');
+    printNotices(a);
     return (await runLMStage({
-      stage: 'dpo', args: a, fromWeight: (a.from_weight as string | undefined) ?? 'out/full_sft',
-      samples: async (tok, T, runDir) => new PairSamples(await shardsFromArgs(a, tok, runDir, 'dpo'), T, tok.padId),
+      stage: 'dpo', train: trainOptionsFrom(a), session: sessionOptions(a), data: dataOptionsFrom(a), dataStage: 'dpo', fromWeight,
+      samples: (shards, tok, T) => new PairSamples(shards, T, tok.padId),
       trainee: (c, params, build, so) => DpoTrainee.create(c, params, a.beta as number, build.seqLen!, so),
     })).code;
   }),

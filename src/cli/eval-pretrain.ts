@@ -3,15 +3,16 @@ import chalk from 'chalk';
 import { loadModelDir } from '../io/model-dir.js';
 import { Generator } from '../model/generate.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
-import { Args, handler, requireDir, runtimeOptions, samplingOptions, sessionOptions } from './common.js';
-import { sampling, streamText } from './generate-text.js';
+import { streamText } from '../eval/generate-text.js';
+import { Args, handler, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 
 const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
 
 export const evalPretrainCommand = {
   command: 'eval-pretrain [prompts..]',
   describe: 'continue prompts with a pretrained model (no chat template)',
-  builder: (y: Argv) => samplingOptions(runtimeOptions(y))
+  // a pretrained model rarely ends a continuation itself: eval_llm.py's 8192 tokens would run to the window
+  builder: (y: Argv) => samplingOptions(runtimeOptions(y), { max_new_tokens: 256 })
     .positional('prompts', { type: 'string', array: true, describe: 'texts to continue (default: a few MiniMind prompts)' })
     .option('load_from', { type: 'string', default: 'out/pretrain', describe: 'model directory' })
     .example('$0 eval-pretrain "The capital of France is" --temperature 0', 'greedy continuation'),

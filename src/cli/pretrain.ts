@@ -1,23 +1,30 @@
 import type { Argv } from 'yargs';
 import { TokenSamples } from '../data/samples.js';
 import { runLMStage } from '../train/lm-stage.js';
-import { Args, handler, modelOptions, positive, runtimeOptions, shardsFromArgs, trainOptions } from './common.js';
+import { Args, bool01, handler, modelConfig, modelOptions, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
+import { dataOptionsFrom, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
 
 export const pretrainCommand = {
   command: 'pretrain',
   describe: 'pretrain a model from scratch on {"text": ...} JSONL (or CSV/TXT)',
   builder: (y: Argv) => runtimeOptions(modelOptions(trainOptions(y, {
-    epochs: 1, batch_size: 32, learning_rate: 5e-4, accumulation_steps: 8, max_seq_len: 512, save_weight: 'pretrain', data_path: 'dataset/pretrain_hq.jsonl',
+    // MiniMind-3 train_pretrain.py: --epochs 2 --batch_size 32 --learning_rate 5e-4 --accumulation_steps 8
+    // --max_seq_len 340 --log_interval 100 --save_interval 1000 --save_weight pretrain --from_weight none
+    epochs: 2, batch_size: 32, learning_rate: 5e-4, accumulation_steps: 8, max_seq_len: 340, log_interval: 100, save_interval: 1000,
+    save_weight: 'pretrain', from_weight: 'none',
+    data_path: 'dataset/pretrain_hq.jsonl', // MiniMind2's pretrain data, what `minimind download dataset` fetches
   })))
-    .option('pack', { type: 'boolean', default: false, describe: 'concatenate documents into full windows (no padding)', group: 'Training:' })
-    .option('strict', { type: 'boolean', default: false, describe: 'stop at the first malformed data line instead of skipping it', group: 'Training:' })
+    .option(...bool01('pack', 'concatenate documents into full windows (no padding)', false, 'Training:'))
+    .option(...bool01('strict', 'stop at the first malformed data line instead of skipping it', false, 'Training:'))
     .example('$0 pretrain --data_path dataset/pretrain_hq.jsonl --preset minimind-v1-small', 'MiniMind-v1 small on MiniMind\'s pretrain data')
     .example('$0 pretrain --from_resume 1', 'continue the latest checkpoint of out/pretrain'),
   handler: handler(async (a: Args) => {
     positive(a, 'epochs', 'batch_size', 'learning_rate', 'accumulation_steps', 'max_seq_len', 'log_interval');
+    printNotices(a);
     const r = await runLMStage({
-      stage: 'pretrain', args: a,
-      samples: async (tok, T, runDir) => new TokenSamples(await shardsFromArgs(a, tok, runDir, 'pretrain'), T, a.pack ? 'pack' : 'pad', tok.padId),
+      stage: 'pretrain', train: trainOptionsFrom(a), session: sessionOptions(a), data: dataOptionsFrom(a), dataStage: 'pretrain',
+      fromWeight: resolveFromWeight(a), model: (vocab) => modelConfig(a, vocab),
+      samples: (shards, tok, T) => new TokenSamples(shards, T, a.pack ? 'pack' : 'pad', tok.padId),
     });
     return r.code;
   }),

@@ -2,6 +2,7 @@
 // vocabulary fits, else uint32), an optional per-token loss mask in mask.bin, and the
 // sample offsets in index.bin (uint64). Training reads any sample with one positioned
 // read, so memory stays constant whatever the dataset size.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -120,4 +121,19 @@ export class ShardReader {
   }
 
   close(): void { fs.closeSync(this.tok); if (this.mask !== null) fs.closeSync(this.mask); }
+}
+
+/** A short hash that changes when the shards' contents do: meta.json, the sample index, and
+ * the first and last 64 KiB of the tokens (hashing all tokens would cost a pass over the data). */
+export function dataFingerprint(dir: string): string {
+  const h = crypto.createHash('sha256');
+  h.update(fs.readFileSync(path.join(dir, 'meta.json')));
+  h.update(fs.readFileSync(path.join(dir, 'index.bin')));
+  const fd = fs.openSync(path.join(dir, 'tokens.bin'), 'r');
+  try {
+    const size = fs.fstatSync(fd).size, n = Math.min(size, 1 << 16), buf = Buffer.alloc(n);
+    fs.readSync(fd, buf, 0, n, 0); h.update(buf);
+    fs.readSync(fd, buf, 0, n, size - n); h.update(buf);
+  } finally { fs.closeSync(fd); }
+  return h.digest('hex').slice(0, 16);
 }

@@ -20,8 +20,34 @@ export interface TrainState {
   seed: number;
   optimizer_step: number;
   config: Record<string, unknown>;
-  args: Record<string, unknown>;
+  /** what a resumed run must share with this one (absent in checkpoints of older versions) */
+  identity?: RunIdentity;
+  /** the run's options, for the record */
+  options?: Record<string, unknown>;
   time: string;
+}
+
+/** What fixes the data order and the batches: a resumed run must match each field. */
+export interface RunIdentity {
+  batch_size: number;
+  accumulation_steps: number;
+  max_seq_len: number;
+  /** fingerprint of the token shards (see dataFingerprint) */
+  data: string;
+}
+
+/** Refuse to resume when the run's identity changed since the checkpoint, naming the field. */
+export function checkIdentity(dir: string, saved: RunIdentity | undefined, now: RunIdentity): void {
+  if (!saved) return;
+  for (const k of ['batch_size', 'accumulation_steps', 'max_seq_len'] as const) {
+    if (saved[k] !== undefined && saved[k] !== now[k]) {
+      throw new CheckpointError(`cannot resume ${dir}: it was trained with --${k} ${saved[k]}, this run has --${k} ${now[k]} (pass the same value, or start a new run with another --save_weight)`);
+    }
+  }
+  if (saved.data !== undefined && saved.data !== now.data) {
+    throw new CheckpointError(`cannot resume ${dir}: the training data changed since the checkpoint (token shards ${saved.data}, now ${now.data}); `
+      + 'resume with the same --data_path contents, or start a new run with another --save_weight');
+  }
 }
 
 export interface Checkpoint { dir: string; state: TrainState; weights: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> }
@@ -79,13 +105,13 @@ export function loadCheckpoint(dir: string): Checkpoint {
   return { dir, state, weights, m, v };
 }
 
-/** `--from_resume`: 1/true = the run's latest checkpoint, a path = that checkpoint. */
-export function resolveResume(runDir: string, fromResume: unknown): string | null {
-  if (fromResume === undefined || fromResume === false || fromResume === 0 || fromResume === '0' || fromResume === 'false') return null;
-  if (fromResume === true || fromResume === 1 || fromResume === '1' || fromResume === 'true') {
+/** `--from_resume`: true = the run's latest checkpoint, a path = that checkpoint. */
+export function resolveResume(runDir: string, fromResume: boolean | string): string | null {
+  if (fromResume === false) return null;
+  if (fromResume === true) {
     const all = listCheckpoints(runDir);
     if (!all.length) throw new CheckpointError(`--from_resume: no checkpoint to resume in ${path.join(runDir, 'checkpoints')}`);
     return all[all.length - 1];
   }
-  return String(fromResume);
+  return fromResume;
 }

@@ -4,30 +4,39 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import chalk from 'chalk';
-import { Args, modelConfig, rel, sessionOptions } from '../cli/common.js';
 import { Batch, Loader, pairBatches } from '../data/loader.js';
+import { prepareShards } from '../data/prepare.js';
+import { Stage } from '../data/process.js';
 import { PairSamples, SampleSource } from '../data/samples.js';
+import { dataFingerprint, ShardReader } from '../data/shards.js';
 import { loadModelDir, saveModelDir } from '../io/model-dir.js';
 import { countParams, initParams, Params } from '../model/params.js';
 import { MiniMindConfig } from '../model/config.js';
 import { BuildOptions } from '../model/minimind.js';
-import { Schedule } from '../runtime/optimizer.js';
 import { SessionOptions } from '../runtime/session.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
+import { rel } from '../util/paths.js';
 import { terminalChart } from './chart.js';
 import { resolveResume } from './checkpoint.js';
 import { LMTrainee } from './lm-trainee.js';
 import { readMetrics, Trainee, trainLoop } from './loop.js';
+import { DataOptions, TrainOptions } from './options.js';
 
 export interface LMStage {
   stage: string;
-  args: Args;
-  /** the stage's samples (or DPO pairs) for this tokenizer and sequence length */
-  samples: (tok: MiniTokenizer, seqLen: number, runDir: string) => Promise<SampleSource | PairSamples>;
+  train: TrainOptions;
+  session: SessionOptions;
+  data: DataOptions;
+  /** what the data is processed as */
+  dataStage: Stage;
+  /** the stage's samples (or DPO pairs) from the run's token shards, at this sequence length */
+  samples: (shards: ShardReader, tok: MiniTokenizer, seqLen: number) => SampleSource | PairSamples;
+  /** a fresh model's config for the tokenizer's vocabulary size (needed without `fromWeight`) */
+  model?: (vocabSize: number) => MiniMindConfig;
   /** what trains (default: the language-model loss over `build`'s trainable weights) */
   trainee?: (c: MiniMindConfig, params: Params, build: BuildOptions, so: SessionOptions) => Promise<Trainee<Batch>>;
-  /** start from a model directory instead of fresh weights */
+  /** start from a model (a model directory) instead of fresh weights */
   fromWeight?: string;
   build?: (c: MiniMindConfig) => BuildOptions;
   /** weights added to the model's (LoRA adapters) */
@@ -39,39 +48,44 @@ export interface LMStage {
 
 export interface LMStageResult { code: number; runDir: string; config: MiniMindConfig; params: Params; tokenizer: MiniTokenizer; lastLoss: number }
 
-function fresh(config: MiniMindConfig, seed: number): { config: MiniMindConfig; params: Params } {
-  return { config, params: initParams(config, seed) };
+function startingModel(s: LMStage, tok: MiniTokenizer): { config: MiniMindConfig; params: Params } {
+  // a bare weights file (MiniMind's out/*.pth) has no config.json: the model flags say what it is
+  if (s.fromWeight) return loadModelDir(s.fromWeight, s.model?.(tok.vocabSize));
+  if (!s.model) throw new Error(`${s.stage}: neither a starting model nor a fresh model config`);
+  const config = s.model(tok.vocabSize);
+  return { config, params: initParams(config, s.train.seed) };
 }
 
 export async function runLMStage(s: LMStage): Promise<LMStageResult> {
-  const a = s.args, log = s.log ?? ((m: string) => process.stderr.write(m + '\n'));
-  const runDir = path.join(a.out_dir as string, a.save_weight as string);
-  const resume = resolveResume(runDir, a.from_resume);
-  if (s.fromWeight && !fs.existsSync(path.join(s.fromWeight, 'model.safetensors'))) {
-    throw new UserError(`--from_weight ${s.fromWeight}: no model.safetensors there (train the previous stage first)`);
-  }
+  const o = s.train, log = s.log ?? ((m: string) => process.stderr.write(m + '\n'));
+  const runDir = path.join(o.outDir, o.saveWeight);
+  const resume = resolveResume(runDir, o.fromResume);
+  if (s.fromWeight && !fs.existsSync(s.fromWeight)) throw new UserError(`--from_weight ${s.fromWeight} does not exist (train the previous stage first)`);
   // a model directory carries its tokenizer; fresh models use --tokenizer
-  const tokDir = s.fromWeight && fs.existsSync(path.join(s.fromWeight, 'tokenizer.json')) ? s.fromWeight : a.tokenizer as string;
+  const tokDir = s.fromWeight && fs.existsSync(path.join(s.fromWeight, 'tokenizer.json')) ? s.fromWeight : o.tokenizer;
   const tok = MiniTokenizer.load(tokDir);
-  const { config, params } = s.fromWeight ? loadModelDir(s.fromWeight) : fresh(modelConfig(a, tok.vocabSize), a.seed as number);
+  const { config, params } = startingModel(s, tok);
   for (const [k, v] of s.extraParams?.(config) ?? []) params.set(k, v);
-  const T = a.max_seq_len as number;
+  const T = o.maxSeqLen;
   if (T > config.max_position_embeddings) throw new UserError(`--max_seq_len ${T} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
-  const samples = await s.samples(tok, T, runDir);
+  const shards = await prepareShards(s.data.dataPath, tok, path.join(runDir, 'data'), s.dataStage, {
+    strict: s.data.strict, format: s.data.format, progress: s.data.progress, log,
+  });
+  const samples = s.samples(shards, tok, T);
   if (samples.length === 0) throw new UserError(`no training samples (data too small for --max_seq_len ${T}?)`);
-  const batches = samples instanceof PairSamples ? pairBatches(samples, a.batch_size as number, a.seed as number)
-    : new Loader(samples, a.batch_size as number, a.seed as number);
+  const batches = samples instanceof PairSamples ? pairBatches(samples, o.batchSize, o.seed) : new Loader(samples, o.batchSize, o.seed);
   const build = { seqLen: T, ...(s.build?.(config) ?? {}) };
-  const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, sessionOptions(a));
+  const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, s.session);
   const nTrain = [...trainee.trainable.values()].reduce((p, x) => p + x.length, 0);
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${T} tokens, `
-    + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${a.batch_size} x ${a.accumulation_steps} accumulation${resume ? `, resuming ${rel(resume)}` : ''}`);
+    + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${resume ? `, resuming ${rel(resume)}` : ''}`);
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.batchesPerEpoch, batch: (e, b) => batches.batch(e, b), tokens: (b) => b.B * b.T }, {
-    stage: s.stage, runDir, epochs: a.epochs as number, maxSteps: a.max_steps as number | undefined, accumulationSteps: a.accumulation_steps as number,
-    learningRate: a.learning_rate as number, schedule: a.schedule as Schedule, warmupSteps: a.warmup_steps as number, gradClip: a.grad_clip as number,
-    weightDecay: a.weight_decay as number, logInterval: a.log_interval as number, saveInterval: a.save_interval as number,
-    keepCheckpoints: a.keep_checkpoints as number, seed: a.seed as number, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
-    args: a, progress: a.progress as boolean,
+    stage: s.stage, runDir, epochs: o.epochs, maxSteps: o.maxSteps, accumulationSteps: o.accumulationSteps,
+    learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
+    weightDecay: o.weightDecay, logInterval: o.logInterval, saveInterval: o.saveInterval,
+    keepCheckpoints: o.keepCheckpoints, seed: o.seed, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
+    identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: T, data: dataFingerprint(shards.dir) },
+    record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress,
   });
   await trainee.release();
   if (res.interrupted) {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { AdamW, clipScale, learningRate, Schedule, sumOfSquares } from '../runtime/optimizer.js';
 import { lossSvg } from './chart.js';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, TrainState } from './checkpoint.js';
+import { checkIdentity, CheckpointError, loadCheckpoint, RunIdentity, saveCheckpoint, TrainState } from './checkpoint.js';
 import { Progress } from './progress.js';
 
 export interface StepOutput { loss: number; grads: Map<string, Float32Array>; /** squared gradient norm, if the graph computed it */ gradSumSq?: number; metrics?: Record<string, number> }
@@ -39,7 +39,10 @@ export interface LoopOptions {
   seed: number;
   resumeFrom: string | null;
   config: Record<string, unknown>;
-  args: Record<string, unknown>;
+  /** what a resume must match (batch shape, data); saved in every checkpoint */
+  identity: RunIdentity;
+  /** the run's options, saved in checkpoints for the record */
+  record?: Record<string, unknown>;
   progress?: boolean;
   /** receives every logged metrics entry */
   onLog?: (entry: Record<string, number>) => void;
@@ -61,6 +64,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
     if (JSON.stringify(ck.state.config) !== JSON.stringify(o.config)) {
       throw new CheckpointError(`checkpoint ${o.resumeFrom} was trained with a different model config; pass the same model flags to resume`);
     }
+    checkIdentity(o.resumeFrom, ck.state.identity, o.identity);
     for (const [k, a] of trainee.trainable) {
       const w = ck.weights.get(k);
       if (!w || w.length !== a.length) throw new CheckpointError(`checkpoint ${o.resumeFrom} does not match this model: weight "${k}" ${w ? `has ${w.length} values, expected ${a.length}` : 'is missing'}`);
@@ -78,7 +82,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   if (!o.resumeFrom) fs.writeFileSync(metricsFile, '');
   const state = (): TrainState => ({
     stage: o.stage, step, total_steps: totalSteps, micro, epoch: Math.floor(micro / data.batchesPerEpoch),
-    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: opt.step, config: o.config, args: o.args, time: new Date().toISOString(),
+    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: opt.step, config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
   });
   const save = () => saveCheckpoint(o.runDir, state(), new Map([...trainee.trainable].map(([k, a]) => [k, { shape: trainee.shapes.get(k)!, data: a }])), opt, o.keepCheckpoints);
 

@@ -2,12 +2,6 @@
 import { Generator, SamplingOptions } from '../model/generate.js';
 import { TextStream } from '../tokenizer/stream.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
-import { Args } from './common.js';
-
-export function sampling(a: Args): SamplingOptions {
-  return { maxNewTokens: a.max_new_tokens as number, temperature: a.temperature as number, topP: a.top_p as number,
-    topK: a.top_k as number, repetitionPenalty: a.repetition_penalty as number, seed: a.seed as number };
-}
 
 /** Generate from `prompt` ids, writing text as it completes; returns the full text and token count. */
 export async function streamText(gen: Generator, tok: MiniTokenizer, prompt: number[], o: SamplingOptions, write: (s: string) => void,

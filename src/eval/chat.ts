@@ -1,0 +1,41 @@
+// A model ready to chat (optionally base + LoRA adapter, unmerged), and the prompt of a
+// conversation that fits its context window.
+import { loadModelDir } from '../io/model-dir.js';
+import { Generator, Quantize } from '../model/generate.js';
+import { loadAdapter, loraHook, loraSpecs } from '../model/lora.js';
+import { SessionOptions } from '../runtime/session.js';
+import { ChatMessage, MiniTokenizer } from '../tokenizer/tokenizer.js';
+
+export interface ChatModelOptions {
+  /** model directory */
+  loadFrom: string;
+  /** LoRA adapter directory, applied unmerged */
+  lora?: string;
+  quantize?: Quantize;
+  session: SessionOptions;
+}
+
+/** Weights, tokenizer and generator of a model directory (adapter applied unmerged). */
+export async function loadChatModel(o: ChatModelOptions): Promise<{ gen: Generator; tok: MiniTokenizer; maxLen: number }> {
+  const { config, params } = loadModelDir(o.loadFrom);
+  const tok = MiniTokenizer.load(o.loadFrom);
+  let hook;
+  if (o.lora) {
+    const { lc, params: ad } = loadAdapter(o.lora, config);
+    for (const [k, v] of ad) params.set(k, v);
+    hook = { linearHook: loraHook(lc), extraParams: loraSpecs(config, lc) };
+  }
+  const gen = await Generator.create(config, params, { ...o.session, quantize: o.quantize }, hook);
+  return { gen, tok, maxLen: config.max_position_embeddings };
+}
+
+/** Prompt ids of a conversation, dropping the oldest turns until it fits the context window. */
+export async function promptIds(tok: MiniTokenizer, history: ChatMessage[], budget: number): Promise<number[]> {
+  let h = history;
+  for (;;) {
+    const ids = await tok.encode(tok.applyChatTemplate(h, { addGenerationPrompt: true }));
+    const firstUser = h.findIndex((m) => m.role === 'user');
+    if (ids.length <= budget || h.length - firstUser <= 1) return ids.slice(-budget);
+    h = [...h.slice(0, firstUser), ...h.slice(firstUser + 2)]; // drop the oldest exchange, keep a system prompt
+  }
+}

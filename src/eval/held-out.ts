@@ -1,0 +1,36 @@
+// Multiple-choice accuracy by log-likelihood: the demo's held-out facts (plain text and chat).
+import { ChatProbe, Probe } from '../demo/corpus.js';
+import { MiniMindConfig } from '../model/config.js';
+import { Params } from '../model/params.js';
+import { Scorer } from '../model/score.js';
+import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+
+export interface HeldOut { accuracy: number; chance: number; n: number }
+
+/** Share of questions where the right answer's log-likelihood beats every distractor's. */
+async function choiceAccuracy(c: MiniMindConfig, params: Params, items: { prompt: number[]; answer: number[]; distractors: number[][] }[], threads: number): Promise<HeldOut> {
+  const scorer = await Scorer.create(c, params, { threads });
+  let right = 0;
+  for (const it of items) {
+    const truth = await scorer.logLikelihood(it.prompt, it.answer);
+    let best = true;
+    for (const d of it.distractors) if ((await scorer.logLikelihood(it.prompt, d)) >= truth) best = false;
+    if (best) right++;
+  }
+  await scorer.release();
+  return { accuracy: right / items.length, chance: 1 / (1 + items[0].distractors.length), n: items.length };
+}
+
+/** 4-way choice by log-likelihood on facts about countries the model never saw. */
+export async function heldOutAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: Probe[], threads = 0): Promise<HeldOut> {
+  const items = await Promise.all(probes.map(async (p) => ({ prompt: [tok.bosId, ...(await tok.encode(p.prompt))], answer: await tok.encode(p.answer),
+    distractors: await Promise.all(p.distractors.map((d) => tok.encode(d))) })));
+  return choiceAccuracy(c, params, items, threads);
+}
+
+/** The same in chat format: the assistant's answer after the user's question. */
+export async function heldOutChatAccuracy(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: ChatProbe[], threads = 0): Promise<HeldOut> {
+  const items = await Promise.all(probes.map(async (p) => ({ prompt: await tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true })),
+    answer: await tok.encode(p.answer + '<|im_end|>'), distractors: await Promise.all(p.distractors.map((d) => tok.encode(d + '<|im_end|>'))) })));
+  return choiceAccuracy(c, params, items, threads);
+}
