@@ -37,7 +37,7 @@ test('unknown preset', () => expectError(pretrain('--data_path', ws.corpus, '--p
 
 test('inconsistent config names the field', () => {
   expectError(pretrain('--data_path', ws.corpus, '--hidden_size', '34'), /hidden_size \(34\) must be divisible by num_attention_heads \(4\)/);
-  expectError(pretrain('--data_path', ws.corpus, '--hidden_size', '36'), /head dimension hidden_size\/num_attention_heads = 9 must be even/);
+  expectError(pretrain('--data_path', ws.corpus, '--hidden_size', '36'), /config field head_dim \(9\) must be even for rotary embeddings/);
   expectError(pretrain('--data_path', ws.corpus, '--num_key_value_heads', '3'), /num_attention_heads \(4\) must be divisible by num_key_value_heads \(3\)/);
   expectError(pretrain('--data_path', ws.corpus, '--batch_size', '0'), /--batch_size must be a positive number/);
 });
