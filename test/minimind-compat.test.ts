@@ -16,7 +16,7 @@ import { TrainSession } from '../src/model/train-session.js';
 import { LMTrainee } from '../src/train/lm-trainee.js';
 import { readMetrics, trainLoop } from '../src/train/loop.js';
 import { Batch } from '../src/data/loader.js';
-import { ROOT, tmpDir } from './helpers.js';
+import { cli, ROOT, tmpDir } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'minimind');
 
@@ -249,3 +249,18 @@ for (const name of ['ours_m3_moe', 'ours_m2_moe']) {
     assert.ok(d < 1e-4, `max logit difference ${d}`);
   });
 }
+
+test('eval-pretrain --load_from a MiniMind .pth: the model flags describe it, a wrong flag names the tensor', () => {
+  const pth = path.join(FIX, 'v1_dense', 'pretrain_64.pth');
+  const flags = ['--preset', 'minimind-v1-small', '--hidden_size', '64', '--num_hidden_layers', '2', '--num_attention_heads', '8',
+    '--num_key_value_heads', '2', '--vocab_size', '128', '--intermediate_size', '32', '--max_new_tokens', '2', '--temperature', '0', 'hello'];
+  const wrong = cli(['eval-pretrain', '--load_from', pth, ...flags.map((f) => (f === '32' ? '64' : f))]);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /pretrain_64\.pth: weight "_orig_mod\.layers\.0\.feed_forward\.w1\.weight" has shape \[32,64\], the model config implies \[64,64\]/);
+  assert.doesNotMatch(wrong.stderr, /\n\s+at /); // no stack trace
+  // with the right flags the weights load; this repo ships no 128-token tokenizer, so the next check is the tokenizer's
+  const right = cli(['eval-pretrain', '--load_from', pth, '--tokenizer', path.join(FIX, 'no-such-tokenizer'), ...flags]);
+  assert.equal(right.code, 1);
+  assert.doesNotMatch(right.stderr, /weight|tensor/);
+  assert.match(right.stderr, /no-such-tokenizer/);
+});

@@ -10,13 +10,12 @@ import { loadModelDir, saveModelDir } from '../io/model-dir.js';
 import { Quantize } from '../model/generate.js';
 import { loadAdapter, mergeLora } from '../model/lora.js';
 import { ChatMessage } from '../tokenizer/tokenizer.js';
-import { Args, bool01, handler, rel, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
+import { Args, bool01, handler, loadOptions, modelConfig, rel, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 
 export const chatCommand = {
   command: 'eval',
   describe: 'chat with a model in the terminal (/reset clears the history, /exit quits)',
-  builder: (y: Argv) => samplingOptions(runtimeOptions(y))
-    .option('load_from', { type: 'string', default: 'out/full_sft', describe: 'model directory' })
+  builder: (y: Argv) => loadOptions(samplingOptions(runtimeOptions(y)), 'out/full_sft')
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('system', { type: 'string', describe: 'system prompt' })
     .option(...bool01('history', 'keep earlier turns in the prompt (multi-turn)', true))
@@ -25,7 +24,10 @@ export const chatCommand = {
     .example('$0 eval --load_from out/full_sft', 'chat with the SFT model'),
   handler: handler(async (a: Args) => {
     requireDir(a.load_from as string, 'model directory', 'train one with `minimind full-sft`');
-    const { gen, tok, maxLen } = await loadChatModel({ loadFrom: a.load_from as string, lora: a.lora as string | undefined, quantize: a.quantize as Quantize, session: sessionOptions(a) });
+    const { gen, tok, maxLen } = await loadChatModel({
+      loadFrom: a.load_from as string, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string,
+      lora: a.lora as string | undefined, quantize: a.quantize as Quantize, session: sessionOptions(a),
+    });
     const system: ChatMessage[] = a.system ? [{ role: 'system', content: a.system as string }] : [];
     let history: ChatMessage[] = [...system];
     const o = sampling(a);

@@ -54,6 +54,12 @@ export function parseResume(v: unknown): boolean | string {
   return typeof b === 'boolean' ? b : String(v);
 }
 
+/** --load_from and what a weights file without config.json needs: --preset, model flags, --tokenizer. */
+export function loadOptions<T>(y: Argv<T>, dflt: string): Argv<T> {
+  return modelOptions(y.option('load_from', { type: 'string', default: dflt, describe: 'model directory, or a MiniMind weights file (out/*.pth, pytorch_model.bin) with --preset and model flags' }))
+    .option('tokenizer', { type: 'string', default: 'model', describe: "tokenizer directory for a weights file (a model directory's own is used when it has one)", group: 'Model:' });
+}
+
 /** --preset and one option per model config field (CONFIG_FIELDS), each overriding the preset. */
 export function modelOptions<T>(y: Argv<T>): Argv<T> {
   let out = y.option('preset', { type: 'string', default: 'minimind-v1-small', choices: Object.keys(PRESETS), describe: 'model size preset', group: 'Model:' });

@@ -4,7 +4,8 @@ import { loadModelDir } from '../io/model-dir.js';
 import { Generator } from '../model/generate.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { streamText } from '../eval/generate-text.js';
-import { Args, handler, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelConfig, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
+import { checkVocab, tokenizerDirFor } from '../eval/chat.js';
 
 const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
 
@@ -12,15 +13,14 @@ export const evalPretrainCommand = {
   command: 'eval-pretrain [prompts..]',
   describe: 'continue prompts with a pretrained model (no chat template)',
   // a pretrained model rarely ends a continuation itself: eval_llm.py's 8192 tokens would run to the window
-  builder: (y: Argv) => samplingOptions(runtimeOptions(y), { max_new_tokens: 256 })
+  builder: (y: Argv) => loadOptions(samplingOptions(runtimeOptions(y), { max_new_tokens: 256 }), 'out/pretrain')
     .positional('prompts', { type: 'string', array: true, describe: 'texts to continue (default: a few MiniMind prompts)' })
-    .option('load_from', { type: 'string', default: 'out/pretrain', describe: 'model directory' })
     .example('$0 eval-pretrain "The capital of France is" --temperature 0', 'greedy continuation'),
   handler: handler(async (a: Args) => {
     const dir = a.load_from as string;
     requireDir(dir, 'model directory', 'train one with `minimind pretrain`');
-    const { config, params } = loadModelDir(dir);
-    const tok = MiniTokenizer.load(dir);
+    const { config, params } = loadModelDir(dir, modelConfig(a));
+    const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(dir, a.tokenizer as string)), config);
     const gen = await Generator.create(config, params, sessionOptions(a));
     const prompts = (a.prompts as string[] | undefined)?.length ? a.prompts as string[] : DEFAULT_PROMPTS;
     for (const p of prompts) {

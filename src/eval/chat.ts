@@ -1,24 +1,44 @@
 // A model ready to chat (optionally base + LoRA adapter, unmerged), and the prompt of a
 // conversation that fits its context window.
+import fs from 'node:fs';
+import path from 'node:path';
 import { loadModelDir } from '../io/model-dir.js';
+import { MiniMindConfig } from '../model/config.js';
+import { UserError } from '../util/errors.js';
 import { Generator, Quantize } from '../model/generate.js';
 import { loadAdapter, loraHook, loraSpecs } from '../model/lora.js';
 import { SessionOptions } from '../runtime/session.js';
 import { ChatMessage, MiniTokenizer } from '../tokenizer/tokenizer.js';
 
 export interface ChatModelOptions {
-  /** model directory */
+  /** model directory, or a MiniMind weights file (.pth, pytorch_model.bin) */
   loadFrom: string;
+  /** what a weights file without config.json holds (from --preset and the model flags) */
+  presetConfig?: MiniMindConfig;
+  /** tokenizer directory when the model's own has none */
+  tokenizer?: string;
   /** LoRA adapter directory, applied unmerged */
   lora?: string;
   quantize?: Quantize;
   session: SessionOptions;
 }
 
+/** The model's own tokenizer files when it has them (a model directory), else `fallback`. */
+export function tokenizerDirFor(loadFrom: string, fallback = 'model'): string {
+  const dir = fs.statSync(loadFrom).isDirectory() ? loadFrom : path.dirname(loadFrom);
+  return fs.existsSync(path.join(dir, 'tokenizer.json')) ? dir : fallback;
+}
+
+/** A tokenizer whose ids the model can embed. */
+export function checkVocab(tok: MiniTokenizer, c: MiniMindConfig): MiniTokenizer {
+  if (tok.vocabSize > c.vocab_size) throw new UserError(`the tokenizer has ${tok.vocabSize} tokens but the model's vocabulary is ${c.vocab_size}: pass the model's tokenizer with --tokenizer`);
+  return tok;
+}
+
 /** Weights, tokenizer and generator of a model directory (adapter applied unmerged). */
 export async function loadChatModel(o: ChatModelOptions): Promise<{ gen: Generator; tok: MiniTokenizer; maxLen: number }> {
-  const { config, params } = loadModelDir(o.loadFrom);
-  const tok = MiniTokenizer.load(o.loadFrom);
+  const { config, params } = loadModelDir(o.loadFrom, o.presetConfig);
+  const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(o.loadFrom, o.tokenizer)), config);
   let hook;
   if (o.lora) {
     const { lc, params: ad } = loadAdapter(o.lora, config);
