@@ -19,7 +19,7 @@ const args = (name: string, ...extra: string[]) => ['pretrain', ...flags(TINY, [
 // Bit-identical resume relies on ONNX Runtime's CPU kernels giving the same bits for the same
 // inputs and thread count: MLAS splits GEMMs and ORT splits reductions into blocks by thread
 // count, not by timing, so a multi-threaded run is as reproducible as a single-threaded one
-// (measured: 2 and 4 threads on 2 cores, two full runs and interrupted+resumed runs of this
+// (measured on 2 cores under load ~10: at 2, 3, 4 and 8 threads, two full runs and an interrupted+resumed run of this
 // test all bit-identical). So both cases are held to bit-identity, the second at the default
 // thread count (0: one per physical core), or 2 threads where that would be just one.
 const DEFAULT_THREADS = os.availableParallelism() >= 2 ? '0' : '2';
