@@ -35,6 +35,50 @@ test('SFT labels cover each assistant reply through <|im_end|>\\n, multi-turn an
   assert.equal(mask.filter(Boolean).length + header.length * 2 < ids.length, true);
 });
 
+// Expected ids and labels written out from MiniMind's rule (lm_dataset.py generate_labels),
+// not from our mask code: the labelled part of each assistant turn is everything after
+// `<|im_start|>assistant\n` through the `<|im_end|>` and the `\n` after it. Training samples
+// are shifted by one (labels[t] is token t+1, as MiniMind's loss shifts), so the label row is
+// -100 for all but the last prompt token, then the reply's tokens.
+const NO = -100;
+async function expected(tok: MiniTokenizer, parts: [string, boolean][], T: number): Promise<{ ids: number[]; labels: number[] }> {
+  const ids: number[] = [], labelled: boolean[] = [];
+  for (const [text, isReply] of parts) for (const id of await tok.encode(text)) { ids.push(id); labelled.push(isReply); }
+  const labels = ids.slice(1).map((id, t) => (labelled[t + 1] ? id : NO));
+  const pad = (xs: number[], v: number) => [...xs, ...new Array(Math.max(0, T - xs.length)).fill(v)].slice(0, T);
+  return { ids: pad(ids, tok.padId), labels: pad(labels, NO) };
+}
+
+test('SFT samples: ids and labels of a two-turn conversation match MiniMind\'s rule token for token', async () => {
+  const dir = tmpDir();
+  const f = path.join(dir, 'sft.jsonl');
+  const conv = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo.' },
+    { role: 'user', content: 'Q?' }, { role: 'assistant', content: 'No.' }];
+  fs.writeFileSync(f, JSON.stringify({ conversations: conv }) + '\n');
+  await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 'shards'), stage: 'sft', maxSeqLen: 128 });
+  const r = new ShardReader(path.join(dir, 'shards'));
+  const T = 128, got = new TokenSamples(r, T, 'pad', tok.padId, false).get(0);
+  const want = await expected(tok, [
+    ['<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n', false],
+    ['<think>\n\n</think>\n\nYo.<|im_end|>\n', true],
+    ['<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n', false],
+    ['<think>\n\n</think>\n\nNo.<|im_end|>\n', true],
+  ], T);
+  assert.ok(want.ids.includes(tok.padId) && want.labels.filter((l) => l !== NO).length >= 2 * 6, 'the expectation has padding and two replies');
+  assert.deepEqual([...got.ids], want.ids);
+  assert.deepEqual([...got.labels], want.labels);
+  // the same boundaries, by token text: a reply's labels start at <think> (predicted from the
+  // header's \n) and end with the \n after <|im_end|> (predicted from <|im_end|>)
+  const imEnd = tok.tokenToId('<|im_end|>')!, nl = (await tok.encode('\n'))[0];
+  const starts = [...got.labels.keys()].filter((t) => got.labels[t] !== NO && (t === 0 || got.labels[t - 1] === NO));
+  const ends = [...got.labels.keys()].filter((t) => got.labels[t] !== NO && (t === T - 1 || got.labels[t + 1] === NO));
+  assert.equal(starts.length, 2);
+  assert.equal(ends.length, 2);
+  for (const t of starts) { assert.equal(got.labels[t], tok.tokenToId('<think>')); assert.equal(got.ids[t], nl); }
+  for (const t of ends) { assert.equal(got.labels[t], nl); assert.equal(got.ids[t], imEnd); assert.equal(got.labels[t - 1], imEnd); }
+  r.close();
+});
+
 test('truncation keeps labels only where the window reaches, and processing counts it', async () => {
   const dir = tmpDir();
   const f = path.join(dir, 'sft.jsonl');
@@ -49,8 +93,12 @@ test('truncation keeps labels only where the window reaches, and processing coun
   const s = new TokenSamples(r, 64, 'pad', tok.padId, false);
   const { tokens, mask } = r.read(1);
   const got = s.get(1);
-  for (let t = 0; t < 64; t++) assert.equal(got.labels[t], mask![t + 1] ? tokens[t + 1] : -100, `position ${t}`);
-  assert.ok(got.labels.some((l) => l !== -100), 'the window reaches into the answer');
+  // the first 65 tokens of prompt + reply; the reply's labels run to the window's end
+  const want = await expected(tok, [['<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n', false], [`<think>\n\n</think>\n\n${long}<|im_end|>\n`, true]], 64);
+  assert.ok(tokens.length >= 65 && mask![64] === 1, 'the stored sequence is longer than the window and labelled at its end');
+  assert.deepEqual([...got.ids], want.ids);
+  assert.deepEqual([...got.labels], want.labels);
+  assert.notEqual(got.labels[63], -100, 'the window reaches into the answer');
   const short = s.get(0);
   const n = r.sampleLength(0);
   assert.ok(short.labels.slice(n - 1).every((l) => l === -100) && short.ids.slice(n).every((i) => i === tok.padId), 'padding has no labels');

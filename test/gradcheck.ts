@@ -9,9 +9,22 @@ export interface Input { name: string; shape: number[]; data?: Float64Array | Bi
 
 /**
  * Build `body` over float64 inputs, reduce its output with fixed random weights to a
- * scalar, and compare every analytic gradient with central differences.
+ * scalar, and compare every analytic gradient with central differences: relative error
+ * < 1e-6 where |g| >= 1e-3, absolute error < 1e-8 elsewhere. Fails naming input[index].
  */
-export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) => Tensor, opts: { seed?: number; eps?: number } = {}): Promise<number> {
+export interface GradCheckOptions {
+  seed?: number; eps?: number;
+  /** fewest entries of each differentiable input that must be large enough for a relative
+   *  comparison (default: a tenth of them, at least 1), so a check cannot pass on nothing */
+  minCompared?: number;
+  /** test hook: alter the analytic gradient of an input before the comparison */
+  tamper?: (input: string, analytic: Float64Array) => void;
+}
+
+/** Entries with |g| below this are compared by absolute error only (relative error is noise there). */
+const SMALL = 1e-3;
+
+export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) => Tensor, opts: GradCheckOptions = {}): Promise<number> {
   const rng = new Rng(opts.seed ?? 1);
   const g = new Graph('float64');
   const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.shape));
@@ -34,9 +47,13 @@ export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) 
   const out = await sess.run(feeds());
   const eps = opts.eps ?? 1e-5;
   let worst = 0;
+  if (!diffable.length) throw new Error('gradient check: no differentiable input to check');
   for (const { i } of diffable) {
     const v = values[inputs.indexOf(i)] as Float64Array;
-    const analytic = out[`grad_${i.name}`].data as Float64Array;
+    const analytic = Float64Array.from(out[`grad_${i.name}`].data as Float64Array);
+    opts.tamper?.(i.name, analytic);
+    if (analytic.length !== v.length) throw new Error(`${i.name}: gradient has ${analytic.length} entries, input has ${v.length}`);
+    let compared = 0;
     for (let k = 0; k < v.length; k++) {
       const orig = v[k];
       v[k] = orig + eps;
@@ -46,11 +63,18 @@ export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) 
       v[k] = orig;
       const fd = (lp - lm) / (2 * eps);
       const a = analytic[k];
-      if (Math.abs(a) < 1e-3 && Math.abs(fd) < 1e-3) continue;
+      if (Math.abs(a) < SMALL && Math.abs(fd) < SMALL) {
+        // too small for a relative comparison, but a wrong small gradient still shows in absolute terms
+        assert.ok(Math.abs(a - fd) < 1e-8, `${i.name}[${k}]: analytic ${a} vs finite difference ${fd} (abs ${Math.abs(a - fd).toExponential(2)})`);
+        continue;
+      }
+      compared++;
       const rel = Math.abs(a - fd) / Math.max(Math.abs(a), Math.abs(fd));
       worst = Math.max(worst, rel);
       assert.ok(rel < 1e-6, `${i.name}[${k}]: analytic ${a} vs finite difference ${fd} (rel ${rel.toExponential(2)})`);
     }
+    const min = opts.minCompared ?? Math.max(1, Math.floor(v.length / 10));
+    assert.ok(compared >= min, `${i.name}: only ${compared} of ${v.length} gradient entries have |g| >= ${SMALL} (need ${min}); the check would be vacuous`);
   }
   await sess.release();
   return worst;

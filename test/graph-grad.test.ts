@@ -23,6 +23,22 @@ const unary: [string, (g: any, x: any) => any, boolean?][] = [
   ['TopK', (g, x) => g.topk(x, 2, -1)[0]], ['Relu', (g, x) => g.relu(x)], ['Abs', (g, x) => g.abs(x)], ['softplus', (g, x) => softplus(g, g.mul(x, 8))],
 ];
 
+test('the gradient check fails on a wrong gradient, naming input and index, and on a check of nothing', async () => {
+  const x = [{ name: 'x', shape: [2, 3, 4] }];
+  // a large entry off by 1e-4 relative
+  await assert.rejects(checkGrad(x, (g, [v]) => g.exp(v), { tamper: (_n, a) => { a[5] *= 1 + 1e-4; } }), /x\[5\]: analytic .* \(rel 1\.00e-4/);
+  // a zero entry made 1e-5: too small for the relative test, caught by the absolute one
+  let at = -1;
+  await assert.rejects(checkGrad(x, (g, [v]) => g.reduceMax(v, [1], true), { tamper: (_n, a) => { at = a.indexOf(0); a[at] = 1e-5; } }),
+    (e: Error) => at >= 0 && e.message.startsWith(`x[${at}]: analytic 0.00001 vs finite difference 0 `));
+  // gradients everywhere below the comparison threshold: nothing would be compared
+  await assert.rejects(checkGrad(x, (g, [v]) => g.mul(v, 1e-5)), /x: only 0 of 24 gradient entries have \|g\| >= 0\.001 \(need 2\)/);
+  await assert.rejects(checkGrad([{ name: 'w', shape: [2, 3], diff: false }], (g, [w]) => g.exp(w)), /no differentiable input/);
+  // the second input of two is named
+  await assert.rejects(checkGrad([{ name: 'a', shape: [3] }, { name: 'b', shape: [3] }], (g, [a, b]) => g.mul(a, b), { tamper: (n, a) => { if (n === 'b') a[2] += 0.5; } }),
+    /^AssertionError.*b\[2\]: analytic/s);
+});
+
 for (const [name, fn, positive] of unary) {
   test(`grad ${name}`, async () => {
     await checkGrad([{ name: 'x', shape: [2, 3, 4], positive }], (g, [x]) => fn(g, x));

@@ -109,8 +109,30 @@ test('the loader resumed at a position yields exactly the batches of an uninterr
   assert.equal(a.batchesPerEpoch, 6);
   const seq = (l: Loader, from: number) => Array.from({ length: 18 - from }, (_, k) => { const m = from + k; return Array.from(l.batch(Math.floor(m / 6), m % 6).ids); });
   const full = seq(a, 0);
+  assert.equal(full.length, 18);
   assert.deepEqual(seq(b, 7), full.slice(7));
-  assert.notDeepEqual(full.slice(0, 6).flat().sort(), full.slice(6, 12).flat()); // reshuffled per epoch
-  assert.deepEqual([...full.slice(0, 6).flat()].sort((x, y) => Number(x - y)), [...full.slice(6, 12).flat()].sort((x, y) => Number(x - y))); // same samples
   assert.equal(a.batch(0, 5).B, 3); // last partial batch
+});
+
+test('each epoch visits every sample once, in an order that changes per epoch and is fixed by the seed', () => {
+  const n = 23, all = Array.from({ length: n }, (_, i) => i);
+  const src: SampleSource = { length: n, seqLen: 3, paddingShare: () => 0,
+    get: (i) => ({ ids: Int32Array.from([i, 100 + i, 200 + i]), labels: Int32Array.from([100 + i, 200 + i, -100]) }) };
+  // the sample index of each row, read from the batches themselves (ids[row * T] = index)
+  const epoch = (l: Loader, e: number) => Array.from({ length: l.batchesPerEpoch }, (_, b) => {
+    const { ids, B, T } = l.batch(e, b);
+    return Array.from({ length: B }, (_, r) => Number(ids[r * T]));
+  }).flat();
+  const a = new Loader(src, 4, 7);
+  const orders = [0, 1, 2].map((e) => epoch(a, e));
+  for (const [e, o] of orders.entries()) assert.deepEqual([...o].sort((x, y) => x - y), all, `epoch ${e} is not a permutation of all ${n} samples: ${o}`);
+  assert.notDeepEqual(orders[0], all, 'epoch 0 is not shuffled');
+  assert.notDeepEqual(orders[1], orders[0], 'epochs 0 and 1 have the same order');
+  assert.notDeepEqual(orders[2], orders[1], 'epochs 1 and 2 have the same order');
+  // a fresh loader with the same seed (a resumed run) sees the same orders, another seed does not
+  const again = new Loader(src, 4, 7);
+  assert.deepEqual([2, 0, 1].map((e) => epoch(again, e)), [orders[2], orders[0], orders[1]]);
+  assert.notDeepEqual(epoch(new Loader(src, 4, 8), 0), orders[0], 'seed 8 gives the order of seed 7');
+  // without shuffling, the file order
+  assert.deepEqual(epoch(new Loader(src, 4, 7, false), 1), all);
 });
