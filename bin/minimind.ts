@@ -12,6 +12,7 @@ import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
+import { chatApiCommand, serveCommand } from '../src/cli/serve.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
 if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
@@ -40,6 +41,8 @@ await yargs(argv)
   .command(mergeLoraCommand)
   .command(dpoCommand)
   .command(chatCommand)
+  .command(serveCommand)
+  .command(chatApiCommand)
   .command(demoCommand)
   .command(benchCommand)
   .demandCommand(1, 'choose a command (see --help)')
