@@ -14,6 +14,7 @@ import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { installCudaCommand } from '../src/cli/install-cuda.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
+import { chatApiCommand, serveCommand } from '../src/cli/serve.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
 if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
@@ -43,6 +44,8 @@ await yargs(argv)
   .command(mergeLoraCommand)
   .command(dpoCommand)
   .command(chatCommand)
+  .command(serveCommand)
+  .command(chatApiCommand)
   .command(demoCommand)
   .command(benchCommand)
   .command(installCudaCommand)

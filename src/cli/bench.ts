@@ -3,20 +3,27 @@ import { benchDecode } from '../bench/decode.js';
 import { benchTrain, TrainMode } from '../bench/train.js';
 import { benchTokenizer } from '../bench/tokenizer.js';
 import { benchData } from '../bench/data.js';
+import { benchServe } from '../bench/serve.js';
 import { Quantize } from '../model/generate.js';
+import { UserError } from '../util/errors.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
 
 export const benchCommand = {
   command: 'bench <what>',
   describe: 'measure speed and memory (one JSON line with --json)',
   builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data'], describe: 'train: optimizer steps on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL' })
+    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data', 'serve'], describe: 'serve: `minimind serve` under 1, 8 and 32 concurrent streaming clients (--duration: soak with disconnecting clients); train: optimizer steps on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL' })
     .option('corpus_mb', { type: 'number', describe: 'tokenizer/data: size of the generated corpus in MB (default 100 / 1000)' })
     .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo'], describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference)' })
     .option('batch_size', { type: 'number', default: 4 })
     .option('max_seq_len', { type: 'number', default: 512 })
     .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
     .option('timed', { type: 'number', default: 5, describe: 'timed runs (the median is reported)' })
+    .option('requests', { type: 'number', default: 32, describe: 'serve: requests per concurrency level' })
+    .option('request_tokens', { type: 'number', default: 64, describe: 'serve: tokens generated per request' })
+    .option('clients', { type: 'string', default: '1,8,32', describe: 'serve: concurrency levels' })
+    .option('duration', { type: 'number', describe: 'serve: soak for this many seconds instead' })
+    .option('load_from', { type: 'string', describe: 'serve: model directory (default: random weights of --preset)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
     .option('attn_chunks', { type: 'number', describe: 'train: causal attention query blocks (default: blocks of ~128)' })
     .option('mem_pattern', { type: 'boolean', default: false, describe: "ONNX Runtime's memory pattern planning" })
@@ -26,7 +33,11 @@ export const benchCommand = {
   handler: handler(async (a: Args) => {
     const c = modelConfig(a);
     const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
-    const res = a.what === 'train'
+    const levels = String(a.clients).split(',').map(Number);
+    if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
+    const res = a.what === 'serve' ? await benchServe(c, { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number,
+      levels, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
+      : a.what === 'train'
       ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode)
       : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
         : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
