@@ -256,7 +256,7 @@ test('eval-pretrain --load_from a MiniMind .pth: the model flags describe it, a 
     '--num_key_value_heads', '2', '--vocab_size', '128', '--intermediate_size', '32', '--max_new_tokens', '2', '--temperature', '0', 'hello'];
   const wrong = cli(['eval-pretrain', '--load_from', pth, ...flags.map((f) => (f === '32' ? '64' : f))]);
   assert.equal(wrong.code, 1);
-  assert.match(wrong.stderr, /pretrain_64\.pth: weight "_orig_mod\.layers\.0\.feed_forward\.w1\.weight" has shape \[32,64\], the model config implies \[64,64\]/);
+  assert.match(wrong.stderr, /pretrain_64\.pth: weight "layers\.0\.feed_forward\.w1\.weight" has shape \[32,64\], the model config implies \[64,64\]/);
   assert.doesNotMatch(wrong.stderr, /\n\s+at /); // no stack trace
   // with the right flags the weights load; this repo ships no 128-token tokenizer, so the next check is the tokenizer's
   const right = cli(['eval-pretrain', '--load_from', pth, '--tokenizer', path.join(FIX, 'no-such-tokenizer'), ...flags]);

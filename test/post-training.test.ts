@@ -39,7 +39,7 @@ before(async () => {
 });
 
 test('full SFT lowers its loss and answers held-out questions in chat format', async () => {
-  run('full-sft', ...flags(MODEL, ['--data_path', chats, '--from_weight', path.join(out, 'pretrain'), '--out_dir', out, '--max_steps', '300',
+  run('full-sft', ...flags(MODEL, ['--data_path', chats, '--from_weight', path.join(out, 'pretrain'), '--out_dir', out, '--max_steps', '450',
     '--max_seq_len', '96', '--batch_size', '16', '--system_prompt_ratio', '0']));
   const [first, last] = firstLast(path.join(out, 'full_sft'));
   assert.ok(last < first * 0.5, `SFT loss ${first} -> ${last}`);

@@ -4,23 +4,20 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
-import { loadModelDir } from '../io/model-dir.js';
+import { loadDecodingModel } from '../eval/chat.js';
 import { Quantize } from '../model/decode-runner.js';
-import { loadAdapter, loraHook, loraSpecs } from '../model/lora.js';
 import { BatchDecoder } from '../serve/batch-decoder.js';
 import { Engine } from '../serve/engine.js';
 import { createServer } from '../serve/server.js';
-import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
-import { Args, handler, positive, requireDir, runtimeOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelConfig, positive, requireDir, runtimeOptions, sessionOptions } from './common.js';
 
 const MB = 1024 * 1024;
 
 export const serveCommand = {
   command: 'serve',
   describe: 'serve a model: OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /health) and a chat page at /',
-  builder: (y: Argv) => runtimeOptions(y)
-    .option('load_from', { type: 'string', default: 'out/full_sft', describe: 'model directory' })
+  builder: (y: Argv) => loadOptions(runtimeOptions(y), 'out/full_sft')
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'weights for decoding (q4: 4-bit)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind (0.0.0.0 exposes the server to the network)' })
@@ -39,14 +36,7 @@ export const serveCommand = {
     if (!Number.isInteger(a.port) || (a.port as number) < 0 || (a.port as number) > 65535) throw new UserError(`--port must be an integer 0-65535, got ${a.port}`);
     const dir = a.load_from as string;
     requireDir(dir, 'model directory', 'train one with `minimind full-sft`');
-    const { config, params } = loadModelDir(dir);
-    const tok = MiniTokenizer.load(dir);
-    let hook;
-    if (a.lora) {
-      const { lc, params: ad } = loadAdapter(a.lora as string, config);
-      for (const [k, v] of ad) params.set(k, v);
-      hook = { linearHook: loraHook(lc), extraParams: loraSpecs(config, lc) };
-    }
+    const { config, params, tok, hook } = loadDecodingModel({ loadFrom: dir, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string, lora: a.lora as string | undefined });
     const dec = await BatchDecoder.create(config, params, { ...sessionOptions(a), quantize: a.quantize as Quantize }, hook);
     const maxBatch = Math.floor(a.max_batch as number);
     const engine = new Engine(dec, { maxBatch, maxQueue: Math.floor(a.max_queue as number), contextWindow: config.max_position_embeddings,

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModelDir } from '../io/model-dir.js';
 import { MiniMindConfig } from '../model/config.js';
+import { DecodeHook } from '../model/decode-runner.js';
+import { Params } from '../model/params.js';
 import { UserError } from '../util/errors.js';
 import { Generator, Quantize } from '../model/generate.js';
 import { loadAdapter, loraHook, loraSpecs } from '../model/lora.js';
@@ -35,16 +37,21 @@ export function checkVocab(tok: MiniTokenizer, c: MiniMindConfig): MiniTokenizer
   return tok;
 }
 
-/** Weights, tokenizer and generator of a model directory (adapter applied unmerged). */
-export async function loadChatModel(o: ChatModelOptions): Promise<{ gen: Generator; tok: MiniTokenizer; maxLen: number }> {
+/** A model to decode with: weights, its tokenizer, and a LoRA adapter's hook (applied unmerged). */
+export interface DecodingModel { config: MiniMindConfig; params: Params; tok: MiniTokenizer; hook?: DecodeHook }
+
+export function loadDecodingModel(o: Omit<ChatModelOptions, 'quantize' | 'session'>): DecodingModel {
   const { config, params } = loadModelDir(o.loadFrom, o.presetConfig);
   const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(o.loadFrom, o.tokenizer)), config);
-  let hook;
-  if (o.lora) {
-    const { lc, params: ad } = loadAdapter(o.lora, config);
-    for (const [k, v] of ad) params.set(k, v);
-    hook = { linearHook: loraHook(lc), extraParams: loraSpecs(config, lc) };
-  }
+  if (!o.lora) return { config, params, tok };
+  const { lc, params: ad } = loadAdapter(o.lora, config);
+  for (const [k, v] of ad) params.set(k, v);
+  return { config, params, tok, hook: { linearHook: loraHook(lc), extraParams: loraSpecs(config, lc) } };
+}
+
+/** Weights, tokenizer and generator of a model (adapter applied unmerged). */
+export async function loadChatModel(o: ChatModelOptions): Promise<{ gen: Generator; tok: MiniTokenizer; maxLen: number }> {
+  const { config, params, tok, hook } = loadDecodingModel(o);
   const gen = await Generator.create(config, params, { ...o.session, quantize: o.quantize }, hook);
   return { gen, tok, maxLen: config.max_position_embeddings };
 }
