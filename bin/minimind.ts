@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { benchCommand } from '../src/cli/bench.js';
+import { cevalCommand } from '../src/cli/ceval.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { dpoCommand } from '../src/cli/dpo.js';
@@ -41,6 +42,7 @@ await yargs(argv)
   .command(dpoCommand)
   .command(chatCommand)
   .command(demoCommand)
+  .command(cevalCommand)
   .command(benchCommand)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
