@@ -69,7 +69,7 @@ export function perQuestionCsv(results: Scored[]): string {
   return Papa.unparse({
     fields: ['subject', 'id', 'answer', 'choice', 'p_A', 'p_B', 'p_C', 'p_D'],
     data: results.map((r) => [r.q.subject, r.q.id, r.q.answer ?? '', r.choice, ...r.probs.map((p) => p.toPrecision(8))]),
-  }) + '\n';
+  }, { newline: '\n' }) + '\n';
 }
 
 /** C-Eval's submission format: {subject: {id: letter}}. */
