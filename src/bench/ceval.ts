@@ -24,6 +24,7 @@ export async function benchCeval(c: MiniMindConfig, so: SessionOptions, o: Ceval
   const ids = await promptIds(tok, questions, shotsOf, 'chat', c.max_position_embeddings);
   const tokens = ids.reduce((s, x) => s + x.length, 0);
   let seconds: number, answers: string[];
+  const cpu0 = process.cpuUsage();
   if (o.oneAtATime) {
     const runner = await DecodeRunner.create(c, params, so);
     const t0 = performance.now();
@@ -46,6 +47,8 @@ export async function benchCeval(c: MiniMindConfig, so: SessionOptions, o: Ceval
   return {
     bench: 'ceval', mode: o.oneAtATime ? 'one-at-a-time' : 'batched', questions: questions.length, prompt_tokens: tokens,
     questions_per_s: questions.length / seconds, tokens_per_s: tokens / seconds, seconds, accuracy: correct / questions.length,
+    // CPU seconds of the whole run (threads summed): on a shared machine, wall time alone misleads
+    cpu_seconds: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
     peak_rss_mb: peakRssMb(), ...machine(),
   };
 }
