@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { cevalCommand } from '../src/cli/ceval.js';
+import { evalPplCommand } from '../src/cli/eval-ppl.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { dpoCommand } from '../src/cli/dpo.js';
@@ -43,6 +44,7 @@ await yargs(argv)
   .command(chatCommand)
   .command(demoCommand)
   .command(cevalCommand)
+  .command(evalPplCommand)
   .command(benchCommand)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
