@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { apply01Defaults } from '../src/cli/common.js';
 import { benchCommand } from '../src/cli/bench.js';
+import { cevalCommand } from '../src/cli/ceval.js';
+import { evalPplCommand } from '../src/cli/eval-ppl.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { dpoCommand } from '../src/cli/dpo.js';
@@ -47,6 +49,8 @@ await yargs(argv)
   .command(serveCommand)
   .command(chatApiCommand)
   .command(demoCommand)
+  .command(cevalCommand)
+  .command(evalPplCommand)
   .command(benchCommand)
   .command(installCudaCommand)
   .demandCommand(1, 'choose a command (see --help)')

@@ -3,6 +3,7 @@ import { benchDecode } from '../bench/decode.js';
 import { benchTrain, TrainMode } from '../bench/train.js';
 import { benchTokenizer } from '../bench/tokenizer.js';
 import { benchData } from '../bench/data.js';
+import { benchCeval } from '../bench/ceval.js';
 import { benchServe } from '../bench/serve.js';
 import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
@@ -12,7 +13,7 @@ export const benchCommand = {
   command: 'bench <what>',
   describe: 'measure speed and memory (one JSON line with --json)',
   builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data', 'serve'], describe: 'serve: `minimind serve` under 1, 8 and 32 concurrent streaming clients (--duration: soak with disconnecting clients); train: optimizer steps on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL' })
+    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data', 'ceval', 'serve'], describe: 'train: optimizer steps on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL; ceval: score the C-Eval val questions (random weights); serve: `minimind serve` under 1, 8 and 32 concurrent streaming clients (--duration: soak with disconnecting clients)' })
     .option('corpus_mb', { type: 'number', describe: 'tokenizer/data: size of the generated corpus in MB (default 100 / 1000)' })
     .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo'], describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference)' })
     .option('batch_size', { type: 'number', default: 4 })
@@ -28,6 +29,10 @@ export const benchCommand = {
     .option('attn_chunks', { type: 'number', describe: 'train: causal attention query blocks (default: blocks of ~128)' })
     .option('mem_pattern', { type: 'boolean', default: false, describe: "ONNX Runtime's memory pattern planning" })
     .option('mem_arena', { type: 'boolean', default: false, describe: "ONNX Runtime's CPU memory arena (faster allocation, more memory)" })
+    .option('data_dir', { type: 'string', default: 'dataset/ceval-exam', describe: 'ceval: C-Eval folder (val/*.csv)' })
+    .option('tokenizer', { type: 'string', default: 'model', describe: 'ceval: tokenizer directory' })
+    .option('batch_tokens', { type: 'number', describe: 'ceval: tokens per forward pass (default 1024)' })
+    .option('one_at_a_time', { type: 'boolean', default: false, describe: 'ceval: one question per run through the decode graph, full LM head (for comparison)' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'decode: weight format (q4: 4-bit MatMulNBits)' })
     .example('$0 bench train --preset minimind-v1-small --batch_size 4 --max_seq_len 512 --json', 'training throughput of the 26.9M model'),
   handler: handler(async (a: Args) => {
@@ -39,6 +44,7 @@ export const benchCommand = {
       levels, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
       : a.what === 'train'
       ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode)
+      : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: a.tokenizer as string, batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
       : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
         : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
     const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };

@@ -1,8 +1,10 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import cliProgress from 'cli-progress';
 import { download, hubUrl } from '../io/download.js';
+import { unzipTo } from '../io/unzip.js';
 import { Args, handler, rel } from './common.js';
 
 // MiniMind's public files on the Hugging Face hub
@@ -10,13 +12,15 @@ const WHAT = {
   dataset: { repo: 'jingyaogong/minimind_dataset', kind: 'dataset' as const, out: 'dataset', files: ['pretrain_hq.jsonl', 'sft_mini_512.jsonl'] },
   tokenizer: { repo: 'jingyaogong/MiniMind2', kind: 'model' as const, out: 'model', files: ['tokenizer.json', 'tokenizer_config.json'] },
   model: { repo: 'jingyaogong/MiniMind2', kind: 'model' as const, out: 'out/minimind2', files: ['config.json', 'model.safetensors', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'] },
+  // C-Eval's archive (dev/val/test CSVs of 52 subjects), unpacked beside it for `minimind ceval`
+  ceval: { repo: 'ceval/ceval-exam', kind: 'dataset' as const, out: 'dataset/ceval-exam', files: ['ceval-exam.zip'] },
 };
 
 export const downloadCommand = {
   command: 'download <what> [files..]',
   describe: "download MiniMind's datasets, tokenizer or model from the Hugging Face hub (resumable)",
   builder: (y: Argv) => y
-    .positional('what', { choices: Object.keys(WHAT), describe: 'dataset: training data; tokenizer: tokenizer files; model: MiniMind2 weights' })
+    .positional('what', { choices: Object.keys(WHAT), describe: 'dataset: training data; tokenizer: tokenizer files; model: MiniMind2 weights; ceval: C-Eval exam (unzipped)' })
     .positional('files', { type: 'string', array: true, describe: 'files of the repository (default: the usual ones, e.g. pretrain_hq.jsonl sft_mini_512.jsonl)' })
     .option('repo', { type: 'string', describe: 'hub repository (default: MiniMind\'s)' })
     .option('out', { type: 'string', describe: 'directory to write into' })
@@ -37,6 +41,10 @@ export const downloadCommand = {
       });
       bar?.stop();
       process.stderr.write(`${r === 'exists' ? chalk.gray('up to date') : chalk.green('downloaded')}: ${rel(dest)}\n`);
+      if (dest.endsWith('.zip') && (r === 'done' || !fs.existsSync(path.join(out, 'val')))) {
+        const n = unzipTo(dest, out).length;
+        process.stderr.write(`${chalk.green('unpacked')}: ${n} files into ${rel(out)}\n`);
+      }
     }
   }),
 };

@@ -241,3 +241,36 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
   g.output(ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, p('model.embed_tokens.weight')), p), 'logits');
   return g;
 }
+
+/**
+ * Multiple-choice graph (C-Eval): a full forward pass without a KV cache, after which only
+ * each row's final hidden state meets the LM head. Inputs `last_index` [B] (row*T + position
+ * of the row's last real token; rows are right-padded, which causal attention keeps from
+ * touching the real tokens) and `choice_ids` [K]. Outputs `choice_logits` [B, K] (the hidden
+ * state times just those K embedding rows) and `logsumexp` [B] over the whole vocabulary at
+ * that one position, so p(choice) is the same full softmax MiniMind's scorer reads.
+ * With `weights`, the weights are constants of the graph instead of inputs.
+ */
+export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weights?: Map<string, Float32Array> } = {}): Graph {
+  const ft = o.dtype ?? 'float32';
+  const g = new Graph(ft);
+  const inputs = commonInputs(g, c, ft, 'T', 'T', []);
+  const { ids, cos, sin, bias } = inputs;
+  // weights given here become initializers: ONNX Runtime then pre-packs the matrices once
+  const consts = new Map<string, Tensor>();
+  const p: ParamFn = !o.weights ? inputs.p : (n) => {
+    let t = consts.get(n);
+    if (!t) consts.set(n, (t = g.constant(o.weights!.get(n)!, ft, inputs.shapes.get(n)!)));
+    return t;
+  };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1 };
+  const E = p('model.embed_tokens.weight');
+  let x = g.gather(E, ids);
+  for (let l = 0; l < c.num_hidden_layers; l++) x = decoderLayer(ctx, l, { x }).x;
+  const last = g.input('last_index', 'int64', ['B']);
+  const h = rmsNorm(g, g.gather(g.reshape(x, [-1, c.hidden_size]), last), p('model.norm.weight'), c.rms_norm_eps); // B, d
+  g.output(linear(g, h, g.gather(E, g.input('choice_ids', 'int64', ['K']))), 'choice_logits');
+  const z = linear(g, h, E), m = g.reduceMax(z, [1], true);   // one vocabulary row per question
+  g.output(g.add(g.squeeze(m, [1]), g.log(g.reduceSum(g.exp(g.sub(z, m)), [1], false))), 'logsumexp');
+  return g;
+}
