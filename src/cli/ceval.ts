@@ -15,20 +15,13 @@ import { letterIds, loadMcq, scoreMcq } from '../eval/mcq-run.js';
 import { PromptStyle } from '../eval/prompt.js';
 import { Benchmark } from '../eval/subjects.js';
 import { formatSeconds } from '../train/progress.js';
-import { Args, handler, modelConfig, modelOptions, rel, runtimeOptions, sessionOptions } from './common.js';
-
-/** The tokenizer beside the weights, else --tokenizer. */
-function tokenizerFor(source: string, given: string | undefined): MiniTokenizer {
-  const dir = fs.existsSync(source) && fs.statSync(source).isDirectory() ? source : path.dirname(source);
-  return MiniTokenizer.load(given ?? (fs.existsSync(path.join(dir, 'tokenizer.json')) ? dir : 'model'));
-}
+import { Args, handler, loadOptions, modelConfig, rel, requireDir, runtimeOptions, sessionOptions } from './common.js';
+import { checkVocab, tokenizerDirFor } from '../eval/chat.js';
 
 export const cevalCommand = {
   command: 'ceval',
   describe: "C-Eval / CMMLU accuracy: MiniMind's scorer (probabilities of A/B/C/D after each question), batched",
-  builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .option('load_from', { type: 'string', default: 'out/full_sft', describe: 'model directory or MiniMind checkpoint (.pth: give its --preset)' })
-    .option('tokenizer', { type: 'string', describe: "tokenizer directory (default: the model's, else model/)" })
+  builder: (y: Argv) => loadOptions(runtimeOptions(y), 'out/full_sft')
     .option('benchmark', { type: 'string', default: 'ceval', choices: ['ceval', 'cmmlu'], describe: 'subject/category mapping of the data' })
     .option('data_dir', { type: 'string', describe: 'folder with <split>/ CSV files (default dataset/ceval-exam or dataset/cmmlu)' })
     .option('split', { type: 'string', default: 'val', describe: 'val | dev | test (test: writes the submission JSON; CMMLU: dev | test)' })
@@ -54,8 +47,9 @@ export const cevalCommand = {
     for (const s of mcq.skipped) process.stderr.write(`${chalk.yellow('skipped:')} ${s}\n`);
 
     const source = a.load_from as string;
+    requireDir(source, 'model', 'train one with `minimind full-sft`');
     const { config, params } = loadModelDir(source, modelConfig(a));
-    const tok = tokenizerFor(source, a.tokenizer as string | undefined);
+    const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(source, a.tokenizer as string)), config);
     const scorer = await ChoiceScorer.create(config, params, await letterIds(tok), { ...sessionOptions(a), constWeights: true });
     const out = a.out as string;
     fs.mkdirSync(out, { recursive: true });

@@ -1,30 +1,27 @@
 // `minimind eval-ppl`: perplexity and bits per byte of a model on held-out text or token shards.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Argv } from 'yargs';
 import { loadModelDir } from '../io/model-dir.js';
 import { Scorer } from '../model/score.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { perplexity, pplSamples } from '../eval/ppl.js';
-import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelConfig, requireDir, runtimeOptions, sessionOptions } from './common.js';
+import { checkVocab, tokenizerDirFor } from '../eval/chat.js';
 
 export const evalPplCommand = {
   command: 'eval-ppl',
   describe: 'perplexity and bits per byte on held-out text (.jsonl {"text"}, .txt lines) or a data-process folder',
-  builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .option('load_from', { type: 'string', default: 'out/pretrain', describe: 'model directory or MiniMind checkpoint (.pth: give its --preset)' })
+  builder: (y: Argv) => loadOptions(runtimeOptions(y), 'out/pretrain')
     .option('data_path', { type: 'string', demandOption: true, describe: 'held-out text or token shards' })
-    .option('tokenizer', { type: 'string', describe: "tokenizer directory (default: the model's, else model/)" })
     .option('max_seq_len', { type: 'number', describe: "window length (default: the model's context)" })
     .option('limit', { type: 'number', describe: 'score only the first N samples' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
     .example('$0 eval-ppl --load_from out/pretrain --data_path dataset/heldout.jsonl', 'perplexity of a pretrained model'),
   handler: handler(async (a: Args) => {
     const src = a.load_from as string;
+    requireDir(src, 'model', 'train one with `minimind pretrain`');
     const { config, params } = loadModelDir(src, modelConfig(a));
-    const dir = fs.existsSync(src) && fs.statSync(src).isDirectory() ? src : path.dirname(src);
-    const tok = MiniTokenizer.load((a.tokenizer as string | undefined) ?? (fs.existsSync(path.join(dir, 'tokenizer.json')) ? dir : 'model'));
+    const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(src, a.tokenizer as string)), config);
     const maxLen = (a.max_seq_len as number | undefined) ?? config.max_position_embeddings;
     if (!Number.isInteger(maxLen) || maxLen < 2) throw new UserError(`--max_seq_len must be an integer >= 2, got ${maxLen}`);
     const samples = await pplSamples(a.data_path as string, tok, (a.limit as number | undefined) ?? Infinity);
