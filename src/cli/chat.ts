@@ -1,7 +1,6 @@
 // `minimind eval`: chat in the terminal with a model (optionally base + LoRA adapter).
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import { loadChatModel, promptIds } from '../eval/chat.js';
@@ -10,6 +9,7 @@ import { loadModelDir, saveModelDir } from '../io/model-dir.js';
 import { Quantize } from '../model/generate.js';
 import { loadAdapter, mergeLora } from '../model/lora.js';
 import { ChatMessage } from '../tokenizer/tokenizer.js';
+import { chatRepl } from './chat-repl.js';
 import { Args, bool01, handler, loadOptions, modelConfig, rel, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 
 export const chatCommand = {
@@ -42,18 +42,7 @@ export const chatCommand = {
       if (!a.history) history = [...system];
     };
     if (a.prompt !== undefined) { await answer(a.prompt as string); await gen.release(); return; }
-    const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
-    const ask = () => { if (process.stdin.isTTY) process.stdout.write(chalk.cyan('👶 ')); };
-    if (process.stdin.isTTY) process.stdout.write(chalk.gray('chat with the model; /reset clears the history, /exit quits\n'));
-    ask();
-    for await (const line of rl) {
-      const q = line.trim();
-      if (q === '/exit' || q === '/quit') break;
-      if (q === '/reset') { history = [...system]; process.stdout.write(chalk.gray('(history cleared)\n')); ask(); continue; }
-      if (q) await answer(q);
-      ask();
-    }
-    rl.close();
+    await chatRepl('chat with the model', answer, () => { history = [...system]; });
     await gen.release();
   }),
 };

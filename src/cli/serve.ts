@@ -1,7 +1,6 @@
 // `minimind serve`: the OpenAI-compatible API and chat page; `minimind chat-api`: a terminal
 // client for it (MiniMind's serve_openai_api.py and chat_openai_api.py).
 import path from 'node:path';
-import readline from 'node:readline';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import { loadDecodingModel } from '../eval/chat.js';
@@ -10,6 +9,7 @@ import { BatchDecoder } from '../serve/batch-decoder.js';
 import { Engine } from '../serve/engine.js';
 import { createServer } from '../serve/server.js';
 import { UserError } from '../util/errors.js';
+import { chatRepl } from './chat-repl.js';
 import { Args, handler, loadOptions, modelConfig, positive, requireDir, runtimeOptions, sessionOptions } from './common.js';
 
 const MB = 1024 * 1024;
@@ -134,17 +134,6 @@ export const chatApiCommand = {
       if (!a.history) history = [...system];
     };
     if (a.prompt !== undefined) { await answer(a.prompt as string); return; }
-    const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
-    const ask = () => { if (process.stdin.isTTY) process.stdout.write(chalk.cyan('👶 ')); };
-    if (process.stdin.isTTY) process.stdout.write(chalk.gray(`chatting with ${model} at ${url}; /reset clears the history, /exit quits\n`));
-    ask();
-    for await (const line of rl) {
-      const q = line.trim();
-      if (q === '/exit' || q === '/quit') break;
-      if (q === '/reset') { history = [...system]; process.stdout.write(chalk.gray('(history cleared)\n')); ask(); continue; }
-      if (q) await answer(q);
-      ask();
-    }
-    rl.close();
+    await chatRepl(`chatting with ${model} at ${url}`, answer, () => { history = [...system]; });
   }),
 };
