@@ -83,3 +83,16 @@ test('resume refuses a changed batch size, accumulation, sequence length or data
   // the same data again (the cache is rebuilt from the original file): resumes
   assert.match(ok(resume()).stderr, /resuming .*step-00000002/);
 });
+
+test('model flags take 0/1 too: --use_moe 1 trains a MoE model, --qk_norm 0 one without QK-norm; config.json has MiniMind\'s keys', () => {
+  const cfg = (name: string) => JSON.parse(fs.readFileSync(path.join(out, name, 'config.json'), 'utf8'));
+  ok(pretrain('--save_weight', 'moe1', '--use_moe', '1', '--n_routed_experts', '2'));
+  assert.equal(cfg('moe1').use_moe, true);
+  assert.equal(cfg('moe1').n_routed_experts, 2); // minimind2 family (tiny): MiniMind2's key
+  ok(pretrain('--save_weight', 'moe0', '--use_moe', '0'));
+  assert.equal(cfg('moe0').use_moe, false);
+  ok(pretrain('--save_weight', 'm3', '--family', 'minimind3', '--qk_norm', '1', '--use_moe', '1', '--n_shared_experts', '0'));
+  assert.equal(cfg('m3').num_experts, 4); // minimind-3's key
+  assert.equal(cfg('m3').qk_norm, true);
+  expectError(pretrain('--save_weight', 'bad', '--use_moe', 'yes'), /Argument: use_moe, Given: "yes"/);
+});
