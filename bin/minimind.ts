@@ -11,6 +11,7 @@ import { dataProcessCommand } from '../src/cli/data-process.js';
 import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
+import { exportCommand } from '../src/cli/export.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
@@ -42,6 +43,7 @@ await yargs(argv)
   .command(chatCommand)
   .command(demoCommand)
   .command(benchCommand)
+  .command(exportCommand)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
   .recommendCommands()

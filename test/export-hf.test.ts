@@ -1,0 +1,119 @@
+// `minimind export --format hf`: Python transformers (stock classes, no trust_remote_code)
+// loaded these exports and recorded logits and greedy tokens (scripts/fixtures/
+// transformers_reads_export.py); ours must match. Round trip: export, import, same logits.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { exportModel } from '../src/export/export.js';
+import { fromF16 } from '../src/export/dtype.js';
+import { loadModelDir } from '../src/io/model-dir.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { configFrom, MiniMindConfig, PRESETS } from '../src/model/config.js';
+import { DecodeRunner } from '../src/model/decode-runner.js';
+import { Generator } from '../src/model/generate.js';
+import { initParams, Params } from '../src/model/params.js';
+import { saveModelDir } from '../src/io/model-dir.js';
+import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
+import { CASE_PROMPTS, EXPORT_CASES, writeCaseModel } from './export-cases.js';
+import { cli, isCleanError, ROOT, tmpDir } from './helpers.js';
+
+const FIX = path.join(ROOT, 'test', 'fixtures', 'export');
+const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'hf_expected.json'), 'utf8'));
+const pyLogits = readSafetensors(path.join(FIX, 'hf_logits.safetensors')).tensors;
+const CLASS: Record<string, string> = { llama: 'LlamaForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3_yarn: 'Qwen3ForCausalLM', qwen3_moe: 'Qwen3MoeForCausalLM', qwen3_moe_k2: 'Qwen3MoeForCausalLM' };
+
+async function allLogits(c: MiniMindConfig, params: Params, ids: number[]): Promise<Float32Array> {
+  const r = await DecodeRunner.create(c, params, { threads: 1 }, { allLogits: true });
+  try { return await r.run(ids, r.emptyCache()); } finally { await r.release(); }
+}
+
+export async function greedy(c: MiniMindConfig, params: Params, prompts: number[][], n: number): Promise<number[][]> {
+  const g = await Generator.create(c, params, { threads: 1 });
+  const out: number[][] = [];
+  try {
+    for (const p of prompts) { const ids: number[] = []; for await (const id of g.generate(p, { temperature: 0, maxNewTokens: n, stopIds: [] })) ids.push(id); out.push(ids); }
+  } finally { await g.release(); }
+  return out;
+}
+
+const maxDiff = (a: Float32Array, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
+
+const work = tmpDir('minimind-export-');
+
+for (const name of Object.keys(EXPORT_CASES)) {
+  test(`hf export (${name}): transformers loads it as ${CLASS[name]} with our logits and greedy tokens; import gives identical logits`, async () => {
+    const { config, params } = writeCaseModel(path.join(work, 'src'), name);
+    const out = path.join(work, 'hf', name);
+    const res = await exportModel({ loadFrom: path.join(work, 'src', name), format: 'hf', out, dtype: 'f32' });
+    const py = expected.models[name];
+    assert.equal(res.arch, CLASS[name]);
+    assert.equal(py.class, CLASS[name], 'transformers chose this class when it loaded the export');
+    // what Python loaded is what we export today
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')), py.config);
+    const ours = await allLogits(config, params, CASE_PROMPTS[0]);
+    const d = maxDiff(ours, pyLogits.get(name)!.data as Float32Array);
+    console.log(`  ${name}: max |logit difference| vs transformers ${d.toExponential(2)}`);
+    assert.ok(d < 1e-4, `logits differ from transformers' by ${d}`);
+    assert.deepEqual(await greedy(config, params, CASE_PROMPTS, 16), py.greedy);
+    // tokenizer and chat template as transformers renders them
+    const tok = MiniTokenizer.load(out);
+    assert.equal(tok.applyChatTemplate([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello, 世界' }], { addGenerationPrompt: true }), py.chat_text);
+    assert.deepEqual(await tok.encode(py.chat_text), py.chat_ids);
+    assert.equal(py.eos_token_id, tok.tokenToId('<|im_end|>'));
+    // round trip: the exported directory loads as the same model, bit for bit
+    const back = loadModelDir(out);
+    assert.deepEqual(back.config, config);
+    for (const [k, v] of params) assert.deepEqual(back.params.get(k), v, k);
+    assert.deepEqual(await allLogits(back.config, back.params, CASE_PROMPTS[0]), ours);
+  });
+}
+
+test('hf export in f16 and bf16 writes half-precision weights that load back rounded', async () => {
+  const { params } = writeCaseModel(path.join(work, 'src'), 'qwen3');
+  for (const dtype of ['f16', 'bf16'] as const) {
+    const out = path.join(work, `hf-${dtype}`);
+    await exportModel({ loadFrom: path.join(work, 'src', 'qwen3'), format: 'hf', out, dtype });
+    const st = readSafetensors(path.join(out, 'model.safetensors')).tensors;
+    const w = 'model.layers.0.self_attn.q_proj.weight';
+    assert.equal(st.get(w)!.dtype, dtype === 'f16' ? 'F16' : 'BF16');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, dtype === 'f16' ? 'float16' : 'bfloat16');
+    const orig = params.get(w)!, got = st.get(w)!.data as Float32Array;
+    const tol = dtype === 'f16' ? 2 ** -11 : 2 ** -8; // relative rounding error of the format
+    for (let i = 0; i < orig.length; i++) assert.ok(Math.abs(got[i] - orig[i]) <= tol * Math.abs(orig[i]) + 1e-7, `${w}[${i}]: ${got[i]} vs ${orig[i]}`);
+    assert.notDeepEqual(got, orig);
+  }
+  assert.deepEqual([...fromF16(new Uint16Array([0x3c00, 0xc000, 0x7bff]))], [1, -2, 65504]);
+});
+
+test('hf export of a MiniMind2-family MoE with shared experts keeps MiniMind\'s layout and says so', async () => {
+  const c = configFrom(PRESETS['minimind-v1-moe'], { hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 320 });
+  const dir = path.join(work, 'v1moe');
+  saveModelDir(dir, c, initParams(c, 1), path.join(work, 'src', 'tok'));
+  const r = cli(['export', '--load_from', dir, '--format', 'hf', '--out', path.join(work, 'v1moe-hf')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /note: kept MiniMind's layout: its MoE layers have 1 shared expert\(s\).*trust_remote_code/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(work, 'v1moe-hf', 'config.json'), 'utf8')).model_type, 'minimind');
+  assert.match(fs.readFileSync(path.join(work, 'v1moe-hf', 'README.md'), 'utf8'), /\*\*Note:\*\* kept MiniMind's layout/);
+  // and it still round-trips through our own loader
+  assert.deepEqual(loadModelDir(path.join(work, 'v1moe-hf')).config, c);
+});
+
+test('export refuses bad input with one clear line', () => {
+  const src = path.join(work, 'src', 'llama');
+  if (!fs.existsSync(src)) writeCaseModel(path.join(work, 'src'), 'llama');
+  const adapter = path.join(work, 'adapter');
+  fs.mkdirSync(adapter, { recursive: true });
+  fs.writeFileSync(path.join(adapter, 'adapter_config.json'), '{"r": 8}');
+  const cases: [string[], RegExp][] = [
+    [['--load_from', adapter, '--format', 'hf'], /is a LoRA adapter, not a model: export its base with --load_from BASE --lora/],
+    [['--load_from', src, '--format', 'hf', '--dtype', 'f8'], /--dtype: unknown dtype "f8" \(choose one of f32, f16, bf16, q8_0\)/],
+    [['--load_from', src, '--format', 'tflite'], /--format: unknown format "tflite"/],
+    [['--load_from', src, '--format', 'hf', '--dtype', 'q8_0'], /--dtype q8_0 is a GGUF quantization/],
+    [['--load_from', path.join(work, 'nope'), '--format', 'hf'], /--load_from .*nope does not exist/],
+  ];
+  for (const [args, re] of cases) {
+    const err = isCleanError(cli(['export', ...args, '--out', path.join(work, 'bad-out')]), re);
+    assert.equal(err, null, `${args.join(' ')}: ${err}`);
+  }
+});
