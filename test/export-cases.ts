@@ -6,6 +6,8 @@ import path from 'node:path';
 import { saveModelDir } from '../src/io/model-dir.js';
 import { configFrom, MiniMindConfig, PRESETS } from '../src/model/config.js';
 import { initParams, Params } from '../src/model/params.js';
+import { DecodeRunner } from '../src/model/decode-runner.js';
+import { Generator } from '../src/model/generate.js';
 import { baseVocab, tokenizerFiles, writeTokenizerFiles } from '../src/tokenizer/files.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -31,11 +33,28 @@ export function caseParams(name: string): Params {
 /** Prompt ids for greedy continuations (within the tokenizer's 283 tokens). */
 export const CASE_PROMPTS: number[][] = [[1, 40, 75, 90, 120], [1, 200, 201, 202], [1, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40]];
 
-/** A model directory of ours for a case, with a byte-level tokenizer (no merges: 283 tokens). */
-export function writeCaseModel(dir: string, name: string): { config: MiniMindConfig; params: Params } {
-  const tok = path.join(dir, 'tok');
-  if (!fs.existsSync(path.join(tok, 'tokenizer.json'))) { fs.mkdirSync(tok, { recursive: true }); writeTokenizerFiles(tok, tokenizerFiles([], baseVocab())); }
+/** A model directory of ours for a case, with `tokDir`'s tokenizer or a byte-level one (no merges: 283 tokens). */
+export function writeCaseModel(dir: string, name: string, tokDir?: string): { config: MiniMindConfig; params: Params } {
+  const tok = tokDir ?? path.join(dir, 'tok');
+  if (!tokDir && !fs.existsSync(path.join(tok, 'tokenizer.json'))) { fs.mkdirSync(tok, { recursive: true }); writeTokenizerFiles(tok, tokenizerFiles([], baseVocab())); }
   const config = EXPORT_CASES[name], params = caseParams(name);
   saveModelDir(path.join(dir, name), config, params, tok);
   return { config, params };
+}
+
+/** Our logits [T*V] for every position of `ids`. */
+export async function allLogits(c: MiniMindConfig, params: Params, ids: number[]): Promise<Float32Array> {
+  const r = await DecodeRunner.create(c, params, { threads: 1 }, { allLogits: true });
+  try { return await r.run(ids, r.emptyCache()); } finally { await r.release(); }
+}
+
+
+/** Our greedy continuations (no stop token) of each prompt. */
+export async function greedy(c: MiniMindConfig, params: Params, prompts: number[][], n: number): Promise<number[][]> {
+  const g = await Generator.create(c, params, { threads: 1 });
+  const out: number[][] = [];
+  try {
+    for (const p of prompts) { const ids: number[] = []; for await (const id of g.generate(p, { temperature: 0, maxNewTokens: n, stopIds: [] })) ids.push(id); out.push(ids); }
+  } finally { await g.release(); }
+  return out;
 }

@@ -9,33 +9,17 @@ import { exportModel } from '../src/export/export.js';
 import { fromF16 } from '../src/export/dtype.js';
 import { loadModelDir } from '../src/io/model-dir.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { configFrom, MiniMindConfig, PRESETS } from '../src/model/config.js';
-import { DecodeRunner } from '../src/model/decode-runner.js';
-import { Generator } from '../src/model/generate.js';
-import { initParams, Params } from '../src/model/params.js';
+import { configFrom, PRESETS } from '../src/model/config.js';
+import { initParams } from '../src/model/params.js';
 import { saveModelDir } from '../src/io/model-dir.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
-import { CASE_PROMPTS, EXPORT_CASES, writeCaseModel } from './export-cases.js';
+import { allLogits, CASE_PROMPTS, EXPORT_CASES, greedy, writeCaseModel } from './export-cases.js';
 import { cli, isCleanError, ROOT, tmpDir } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'export');
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'hf_expected.json'), 'utf8'));
 const pyLogits = readSafetensors(path.join(FIX, 'hf_logits.safetensors')).tensors;
 const CLASS: Record<string, string> = { llama: 'LlamaForCausalLM', qwen3: 'Qwen3ForCausalLM', qwen3_yarn: 'Qwen3ForCausalLM', qwen3_moe: 'Qwen3MoeForCausalLM', qwen3_moe_k2: 'Qwen3MoeForCausalLM' };
-
-async function allLogits(c: MiniMindConfig, params: Params, ids: number[]): Promise<Float32Array> {
-  const r = await DecodeRunner.create(c, params, { threads: 1 }, { allLogits: true });
-  try { return await r.run(ids, r.emptyCache()); } finally { await r.release(); }
-}
-
-export async function greedy(c: MiniMindConfig, params: Params, prompts: number[][], n: number): Promise<number[][]> {
-  const g = await Generator.create(c, params, { threads: 1 });
-  const out: number[][] = [];
-  try {
-    for (const p of prompts) { const ids: number[] = []; for await (const id of g.generate(p, { temperature: 0, maxNewTokens: n, stopIds: [] })) ids.push(id); out.push(ids); }
-  } finally { await g.release(); }
-  return out;
-}
 
 const maxDiff = (a: Float32Array, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
 
