@@ -119,3 +119,24 @@ test('the model card tells how the model was trained, from the run directory', a
   assert.deepEqual([gen.eos_token_id, gen.temperature, gen.top_p], [MiniTokenizer.load(out).tokenToId('<|im_end|>'), 0.85, 0.95]);
   fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true }); fs.rmSync(path.join(dir, 'metrics.jsonl'));
 });
+
+test('importing a transformers directory that MiniMind cannot express names the field', async () => {
+  const out = path.join(work, 'hf', 'llama');
+  if (!fs.existsSync(path.join(out, 'config.json'))) {
+    writeCaseModel(path.join(work, 'src'), 'llama');
+    await exportModel({ loadFrom: path.join(work, 'src', 'llama'), format: 'hf', out, dtype: 'f32' });
+  }
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+  const bad = path.join(work, 'bad-import');
+  fs.mkdirSync(bad, { recursive: true });
+  fs.copyFileSync(path.join(out, 'model.safetensors'), path.join(bad, 'model.safetensors'));
+  for (const [over, re] of [[{ rope_scaling: { rope_type: 'linear', factor: 2 } }, /config\.json: field rope_scaling: only MiniMind's YaRN/],
+    [{ attention_bias: true }, /config\.json: field attention_bias: attention biases are not supported/],
+    [{ hidden_act: 'gelu' }, /config\.json: field hidden_act: only "silu"/]] as const) {
+    fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify({ ...cfg, ...over }));
+    assert.throws(() => loadModelDir(bad), re);
+  }
+  // a config whose sizes disagree with the weights: the weight is named
+  fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 128 }));
+  assert.throws(() => loadModelDir(bad), /weight "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[96,64\], the model config implies \[128,64\]/);
+});
