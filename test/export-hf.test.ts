@@ -108,6 +108,7 @@ test('the model card tells how the model was trained, from the run directory', a
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), [{ step: 10, loss: 5.5, tokens_per_s: 1000, elapsed_s: 2 }, { step: 20, loss: 4.25, tokens_per_s: 500, elapsed_s: 4 }].map((m) => JSON.stringify(m)).join('\n') + '\n');
   fs.mkdirSync(path.join(dir, 'checkpoints', 'step-00000020'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'checkpoints', 'step-00000020', 'state.json'), JSON.stringify({ stage: 'full_sft', args: { data_path: '/data/sft_mini_512.jsonl', batch_size: 4, accumulation_steps: 2, max_seq_len: 128, learning_rate: 1e-4 } }));
+  fs.writeFileSync(path.join(dir, 'ceval.json'), JSON.stringify({ accuracy: 0.2634 }));
   const out = path.join(work, 'card');
   await exportModel({ loadFrom: dir, format: 'hf', out, dtype: 'f32' });
   const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
@@ -115,9 +116,10 @@ test('the model card tells how the model was trained, from the run directory', a
   assert.match(card, /- Stage: full_sft on `sft_mini_512.jsonl`/);
   assert.match(card, /Optimizer steps: 20; tokens processed: about 3,000/); // 1000 tok/s * 2 s + 500 tok/s * 2 s
   assert.match(card, /Final training loss: 4\.2500/);
+  assert.match(card, /C-Eval accuracy: 26\.3%/);
   const gen = JSON.parse(fs.readFileSync(path.join(out, 'generation_config.json'), 'utf8'));
   assert.deepEqual([gen.eos_token_id, gen.temperature, gen.top_p], [MiniTokenizer.load(out).tokenToId('<|im_end|>'), 0.85, 0.95]);
-  fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true }); fs.rmSync(path.join(dir, 'metrics.jsonl'));
+  fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true }); fs.rmSync(path.join(dir, 'metrics.jsonl')); fs.rmSync(path.join(dir, 'ceval.json'));
 });
 
 test('importing a transformers directory that MiniMind cannot express names the field', async () => {

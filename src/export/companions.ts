@@ -58,6 +58,7 @@ export function trainingSummary(modelDir: string): string[] {
   lines.push(`- Optimizer steps: ${end.step}; tokens processed: about ${Math.round(tokens).toLocaleString('en-US')} (including padding)`);
   lines.push(`- Final training loss: ${end.loss.toFixed(4)}`);
   if (args) lines.push(`- Batch ${args.batch_size} x ${args.accumulation_steps} accumulation, ${args.max_seq_len} tokens per sample, learning rate ${args.learning_rate}`);
+  // written by a C-Eval run over this model, when there was one: {"accuracy": 0..1}
   const ceval = path.join(modelDir, 'ceval.json');
   if (fs.existsSync(ceval)) {
     try { const r = JSON.parse(fs.readFileSync(ceval, 'utf8')); if (typeof r.accuracy === 'number') lines.push(`- C-Eval accuracy: ${(100 * r.accuracy).toFixed(1)}%`); } catch { /* unreadable: left out */ }
