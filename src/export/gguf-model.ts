@@ -1,5 +1,5 @@
-// `export --format gguf`: a dense MiniMind model as a llama.cpp GGUF file (architecture
-// `llama` without QK-norm, `qwen3` with it), the tokenizer embedded as GPT-2-style
+// `export --format gguf`: a MiniMind model as a llama.cpp GGUF file (architecture `llama`
+// without QK-norm, `qwen3` with it, `qwen3moe` for minimind-3's MoE), the tokenizer embedded as GPT-2-style
 // byte-level BPE with its merges and chat template, plus an Ollama Modelfile.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { MiniMindConfig } from '../model/config.js';
 import { paramSpecs, Params } from '../model/params.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
-import { exportArch } from './arch.js';
+import { exportArch, normTopk, whyMiniMind } from './arch.js';
 import { SAMPLING_DEFAULTS } from './companions.js';
 import { ExportDtype, toBf16, toF16 } from './dtype.js';
 import { ExportResult } from './export.js';
@@ -38,13 +38,14 @@ const GGUF_NAMES: [RegExp, string][] = [
   [/^model\.layers\.(\d+)\.self_attn\.([qk])_norm\.weight$/, 'blk.$1.attn_$2_norm.weight'],
   [/^model\.layers\.(\d+)\.post_attention_layernorm\.weight$/, 'blk.$1.ffn_norm.weight'],
   [/^model\.layers\.(\d+)\.mlp\.(gate|up|down)_proj\.weight$/, 'blk.$1.ffn_$2.weight'],
+  [/^model\.layers\.(\d+)\.mlp\.gate\.weight$/, 'blk.$1.ffn_gate_inp.weight'],
 ];
 export const ggufName = (n: string) => { for (const [re, to] of GGUF_NAMES) if (re.test(n)) return n.replace(re, to); throw new Error(`no GGUF name for ${n}`); };
 
-function tensorData(a: Float32Array, shape: number[], dtype: ExportDtype): { type: GgmlType; data: Uint8Array } {
+function tensorData(a: Float32Array, shape: number[], dtype: ExportDtype, router = false): { type: GgmlType; data: Uint8Array } {
   const bytes = (x: Uint16Array | Float32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  // norms stay f32 (as llama.cpp's converter keeps them); q8_0 needs rows of whole 32-blocks
-  if (shape.length === 1 || dtype === 'f32' || (dtype === 'q8_0' && shape[1] % 32 !== 0)) return { type: GGML.F32, data: bytes(a) };
+  // norms and the MoE router stay f32 (as llama.cpp's converter keeps them); q8_0 needs rows of whole 32-blocks
+  if (shape.length === 1 || dtype === 'f32' || router || (dtype === 'q8_0' && shape[shape.length - 1] % 32 !== 0)) return { type: GGML.F32, data: bytes(a) };
   if (dtype === 'f16') return { type: GGML.F16, data: bytes(toF16(a)) };
   if (dtype === 'bf16') return { type: GGML.BF16, data: bytes(toBf16(a)) };
   return { type: GGML.Q8_0, data: quantizeQ8_0(a) };
@@ -97,13 +98,40 @@ export function modelfile(gguf: string, chatTemplate: string | undefined): strin
   ].join('\n');
 }
 
-export function checkGgufExportable(c: MiniMindConfig): 'llama' | 'qwen3' {
+export type GgufArch = 'llama' | 'qwen3' | 'qwen3moe';
+
+export function checkGgufExportable(c: MiniMindConfig): GgufArch {
   const arch = exportArch(c);
-  if (c.use_moe) throw new UserError(`a mixture-of-experts model cannot be exported to GGUF here (only the dense llama/qwen3 layouts are written): use --format hf${arch === 'qwen3_moe' ? ' (Qwen3-MoE)' : ''}`);
+  if (arch === 'minimind') throw new UserError(`this mixture-of-experts model cannot be exported to GGUF: ${whyMiniMind(c)}; use --format hf`);
+  // llama.cpp's qwen3moe always renormalises the top-k routing weights
+  if (arch === 'qwen3_moe' && !normTopk(c)) throw new UserError('a MoE model whose top-k routing weights are not normalised (norm_topk_prob false) cannot be exported to GGUF: llama.cpp\'s qwen3moe always normalises them; use --format hf');
   if (c.inference_rope_scaling && c.max_position_embeddings > 2048) {
     throw new UserError("GGUF export of a YaRN model (inference_rope_scaling) is not supported: llama.cpp's YaRN scales attention where MiniMind's does not; export without inference_rope_scaling or use --format hf");
   }
-  return arch as 'llama' | 'qwen3';
+  return arch === 'qwen3_moe' ? 'qwen3moe' : arch;
+}
+
+/** GGUF tensors: per-expert FFN weights are stacked into one [E, rows, cols] tensor per projection, as llama.cpp's MoE reads them. */
+function ggufTensors(c: MiniMindConfig, params: Params, dtype: ExportDtype, arch: GgufArch): GgufTensor[] {
+  const out: GgufTensor[] = [];
+  for (const s of paramSpecs(c)) {
+    if (/\.mlp\.experts\.\d+\./.test(s.name)) continue;
+    let w = params.get(s.name)!;
+    if (arch === 'llama' && /self_attn\.[qk]_proj\.weight$/.test(s.name)) w = halvesToInterleaved(w, s.shape[0], s.shape[1], c.head_dim);
+    const router = s.name.endsWith('.mlp.gate.weight');
+    out.push({ name: ggufName(s.name), shape: s.shape, ...tensorData(w, s.shape, dtype, router) });
+    if (!router) continue;
+    const layer = s.name.replace(/\.mlp\.gate\.weight$/, '');
+    for (const proj of ['gate', 'up', 'down']) {
+      const parts = Array.from({ length: c.n_routed_experts }, (_, e) => params.get(`${layer}.mlp.experts.${e}.${proj}_proj.weight`)!);
+      const stacked = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.forEach((p, e) => stacked.set(p, e * p.length));
+      const I = c.moe_intermediate_size, d = c.hidden_size;
+      const shape = [c.n_routed_experts, ...(proj === 'down' ? [d, I] : [I, d])];
+      out.push({ name: `${ggufName(s.name).replace('ffn_gate_inp.weight', `ffn_${proj}_exps.weight`)}`, shape, ...tensorData(stacked, shape, dtype) });
+    }
+  }
+  return out;
 }
 
 export async function writeGgufExport(out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype, tokDir: string): Promise<ExportResult> {
@@ -129,11 +157,10 @@ export async function writeGgufExport(out: string, c: MiniMindConfig, params: Pa
     [a('vocab_size'), u32(c.vocab_size)],
     ...tokenizerMeta(tokDir, c),
   ];
-  const tensors: GgufTensor[] = paramSpecs(c).map((s) => {
-    let w = params.get(s.name)!;
-    if (arch === 'llama' && /self_attn\.[qk]_proj\.weight$/.test(s.name)) w = halvesToInterleaved(w, s.shape[0], s.shape[1], c.head_dim);
-    return { name: ggufName(s.name), shape: s.shape, ...tensorData(w, s.shape, dtype) };
-  });
+  if (arch === 'qwen3moe') {
+    meta.push([a('expert_count'), u32(c.n_routed_experts)], [a('expert_used_count'), u32(c.num_experts_per_tok)], [a('expert_feed_forward_length'), u32(c.moe_intermediate_size)]);
+  }
+  const tensors = ggufTensors(c, params, dtype, arch);
   fs.mkdirSync(out, { recursive: true });
   const file = 'model.gguf';
   writeGguf(path.join(out, file), meta, tensors);
