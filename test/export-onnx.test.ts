@@ -41,6 +41,23 @@ for (const name of Object.keys(CLASS)) {
   });
 }
 
+test('onnx export: a left-padded batch of two prompts continues each prompt as if alone (padding masked per row)', async () => {
+  const name = 'qwen3_yarn';
+  const { config, params } = writeCaseModel(path.join(work, 'src'), name);
+  const out = path.join(work, 'onnx-batch');
+  await exportModel({ loadFrom: path.join(work, 'src', name), format: 'onnx', out, dtype: 'f32' });
+  const prompts = [CASE_PROMPTS[2], CASE_PROMPTS[1]], T = Math.max(...prompts.map((p) => p.length));
+  const ours = await greedy(config, params, prompts, 12);
+  const model = await AutoModelForCausalLM.from_pretrained(out, { local_files_only: true, dtype: 'fp32', session_options: { intraOpNumThreads: 1 } } as never);
+  try {
+    const ids = prompts.flatMap((p) => [...Array(T - p.length).fill(0), ...p]), mask = prompts.flatMap((p) => [...Array(T - p.length).fill(0), ...p.map(() => 1)]);
+    const r = await model.generate({ input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [2, T]), attention_mask: new Tensor('int64', BigInt64Array.from(mask, BigInt), [2, T]),
+      max_new_tokens: 12, min_new_tokens: 12, do_sample: false } as never) as Tensor;
+    const rows = Array.from(r.data as BigInt64Array, Number), width = rows.length / 2;
+    assert.deepEqual([rows.slice(T, width), rows.slice(width + T)], ours);
+  } finally { await model.dispose(); }
+});
+
 test('onnx export refuses shared-expert MoE and non-f32 weights', () => {
   const src = path.join(work, 'src');
   writeCaseModel(src, 'llama');

@@ -18,11 +18,7 @@ import { ExportDtype } from './dtype.js';
 import { ExportResult } from './export.js';
 import { configJson, stockConfig } from './hf.js';
 
-/**
- * The transformers.js-facing graph. RoPE angles come from the first row's position_ids,
- * so rows of a batch share positions (transformers.js generates one sequence at a time);
- * the attention mask is applied per row.
- */
+/** The transformers.js-facing graph: positions and the attention mask per row (left padding works). */
 export function buildOnnxDecoder(c: MiniMindConfig, params: Params): Graph {
   const g = new Graph('float32');
   const L = c.num_hidden_layers, KV = c.num_key_value_heads, hd = c.head_dim, rep = c.num_attention_heads / KV;
@@ -34,10 +30,9 @@ export function buildOnnxDecoder(c: MiniMindConfig, params: Params): Graph {
   g.scope('io', () => {
     // RoPE: angle = position * frequency (MiniMind's YaRN already in the frequencies)
     const { freqs, scale } = modelRope(c);
-    const p0 = g.cast(g.gather(pos, g.scalar(0, 'int64'), 0), 'float32');                 // S
-    const half = g.mul(g.unsqueeze(p0, [1]), g.constant(freqs, 'float32', [1, hd / 2])); // S, hd/2
-    const ang = g.concat([half, half], 1);
-    const trig = (op: string) => { const t = g.node(op, [ang], [{ dtype: 'float32', shape: ['sequence_length', hd] }])[0]; return scale === 1 ? t : g.mul(t, scale); };
+    const half = g.mul(g.unsqueeze(g.cast(pos, 'float32'), [2]), g.constant(freqs, 'float32', [1, 1, hd / 2])); // B, S, hd/2
+    const ang = g.concat([half, half], 2);
+    const trig = (op: string) => { const t = g.node(op, [ang], [{ dtype: 'float32', shape: ['batch_size', 'sequence_length', hd] }])[0]; return scale === 1 ? t : g.mul(t, scale); };
     named(trig('Cos'), 'rope_cos');
     named(trig('Sin'), 'rope_sin');
     // bias [B, 1, S*rep, P+S]: 0 where key j is visible to query i (j <= P+i and unmasked), else -1e9
@@ -57,7 +52,7 @@ export function buildOnnxDecoder(c: MiniMindConfig, params: Params): Graph {
     }
   });
   // the decode graph, inlined: its inputs are now the tensors named above, or weights
-  const dg = buildDecodeGraph(c, { allLogits: true });
+  const dg = buildDecodeGraph(c, { allLogits: true, ropePerRow: true });
   const shapes = new Map(paramSpecs(c).map((s) => [s.name, s.shape]));
   for (const t of dg.inputs) {
     const shape = shapes.get(t.name);
