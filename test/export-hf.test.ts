@@ -11,6 +11,7 @@ import { loadModelDir } from '../src/io/model-dir.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { configFrom, PRESETS } from '../src/model/config.js';
 import { initParams } from '../src/model/params.js';
+import { initLora, loraTargets, mergeLora, saveAdapter } from '../src/model/lora.js';
 import { saveModelDir } from '../src/io/model-dir.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
 import { allLogits, CASE_PROMPTS, EXPORT_CASES, greedy, writeCaseModel } from './export-cases.js';
@@ -100,6 +101,7 @@ test('export refuses bad input with one clear line', () => {
     const err = isCleanError(cli(['export', ...args, '--out', path.join(work, 'bad-out')]), re);
     assert.equal(err, null, `${args.join(' ')}: ${err}`);
   }
+  assert.ok(!fs.existsSync(path.join(work, 'bad-out')), 'a refused export writes nothing');
 });
 
 test('the model card tells how the model was trained, from the run directory', async () => {
@@ -141,4 +143,19 @@ test('importing a transformers directory that MiniMind cannot express names the 
   // a config whose sizes disagree with the weights: the weight is named
   fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 128 }));
   assert.throws(() => loadModelDir(bad), /weight "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[96,64\], the model config implies \[128,64\]/);
+});
+
+test('export --lora merges the adapter into its base first', async () => {
+  const { config, params } = writeCaseModel(path.join(work, 'src'), 'llama');
+  const lc = { r: 4, alpha: 8, dropout: 0, targets: loraTargets(config, 'all') };
+  const ad = initLora(config, lc, 3);
+  for (const [k, v] of ad) if (k.endsWith('lora_B.weight')) for (let i = 0; i < v.length; i++) v[i] = 0.01 * Math.sin(i + k.length); // trained-looking B
+  const adapter = path.join(work, 'lora');
+  saveAdapter(adapter, config, lc, ad, path.join(work, 'src', 'llama'));
+  const out = path.join(work, 'hf-lora');
+  await exportModel({ loadFrom: path.join(work, 'src', 'llama'), format: 'hf', out, dtype: 'f32', lora: adapter });
+  const back = loadModelDir(out).params, merged = mergeLora(config, params, ad, lc);
+  const w = 'model.layers.1.mlp.down_proj.weight';
+  assert.notDeepEqual(merged.get(w), params.get(w));
+  for (const [k, v] of merged) assert.deepEqual(back.get(k), v, k);
 });

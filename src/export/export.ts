@@ -10,7 +10,9 @@ import { Params } from '../model/params.js';
 import { UserError } from '../util/errors.js';
 import { findTokenizerDir, writeModelCard, writeTokenizerAndGeneration } from './companions.js';
 import { ExportDtype } from './dtype.js';
-import { writeHfWeights } from './hf.js';
+import { checkGgufExportable, writeGgufExport } from './gguf-model.js';
+import { checkHfDtype, writeHfWeights } from './hf.js';
+import { checkOnnxExportable, writeOnnxExport } from './onnx-model.js';
 
 export type ExportFormat = 'hf' | 'gguf' | 'onnx';
 export const EXPORT_FORMATS: ExportFormat[] = ['hf', 'gguf', 'onnx'];
@@ -29,12 +31,16 @@ export function loadForExport(loadFrom: string, lora?: string): { config: MiniMi
   return { config, params: mergeLora(config, params, ad, lc) };
 }
 
-type Writer = (out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype, tokDir: string) => Promise<ExportResult>;
+interface Writer {
+  /** refuse, before anything is written, what the format cannot hold */
+  check: (c: MiniMindConfig, dtype: ExportDtype) => void;
+  write: (out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype, tokDir: string) => Promise<ExportResult>;
+}
 
-const WRITERS: Record<ExportFormat, () => Promise<Writer>> = {
-  hf: async () => async (out, c, params, dtype) => ({ ...writeHfWeights(out, c, params, dtype), files: ['model.safetensors', 'config.json'] }),
-  gguf: async () => (await import('./gguf-model.js')).writeGgufExport,
-  onnx: async () => (await import('./onnx-model.js')).writeOnnxExport,
+const WRITERS: Record<ExportFormat, Writer> = {
+  hf: { check: (_c, dtype) => checkHfDtype(dtype), write: async (out, c, params, dtype) => ({ ...writeHfWeights(out, c, params, dtype), files: ['model.safetensors', 'config.json'] }) },
+  gguf: { check: (c) => { checkGgufExportable(c); }, write: writeGgufExport },
+  onnx: { check: checkOnnxExportable, write: writeOnnxExport },
 };
 
 export async function exportModel(o: ExportOptions): Promise<ExportResult> {
@@ -45,9 +51,10 @@ export async function exportModel(o: ExportOptions): Promise<ExportResult> {
   }
   const { config, params } = loadForExport(o.loadFrom, o.lora);
   const tokDir = findTokenizerDir(o.loadFrom, o.tokenizer);
-  const write = await WRITERS[o.format]();
-  const res = await write(o.out, config, params, o.dtype, tokDir);
-  writeTokenizerAndGeneration(o.out, tokDir, config);
+  const w = WRITERS[o.format];
+  w.check(config, o.dtype);
+  writeTokenizerAndGeneration(o.out, tokDir, config); // (checks that the tokenizer fits the model)
+  const res = await w.write(o.out, config, params, o.dtype, tokDir);
   writeModelCard(o.out, config, { format: o.format, arch: res.arch, dtype: o.dtype, note: res.note, source: o.loadFrom, files: res.files });
   return res;
 }

@@ -65,11 +65,15 @@ export function exportTensors(c: MiniMindConfig, params: Params, dtype: ExportDt
   return out;
 }
 
+export function checkHfDtype(dtype: ExportDtype): void {
+  if (dtype === 'q8_0') throw new UserError('--dtype q8_0 is a GGUF quantization: use --format gguf, or f32/f16/bf16 for --format hf');
+}
+
 export interface HfExportResult { arch: string; note?: string }
 
 /** Write model.safetensors and config.json (the tokenizer, generation config and card are written by the caller). */
 export function writeHfWeights(dir: string, c: MiniMindConfig, params: Params, dtype: ExportDtype): HfExportResult {
-  if (dtype === 'q8_0') throw new UserError('--dtype q8_0 is a GGUF quantization: use --format gguf, or f32/f16/bf16 for --format hf');
+  checkHfDtype(dtype);
   fs.mkdirSync(dir, { recursive: true });
   const arch = exportArch(c);
   writeSafetensors(path.join(dir, 'model.safetensors'), exportTensors(c, params, dtype), { format: 'pt' });

@@ -71,9 +71,13 @@ export function buildOnnxDecoder(c: MiniMindConfig, params: Params): Graph {
   return g;
 }
 
-export async function writeOnnxExport(out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype): Promise<ExportResult> {
+export function checkOnnxExportable(c: MiniMindConfig, dtype: ExportDtype): void {
   if (exportArch(c) === 'minimind') throw new UserError(`this model cannot be exported to ONNX for transformers.js: ${whyMiniMind(c)}, and transformers.js only runs stock architectures; use --format hf`);
   if (dtype !== 'f32') throw new UserError(`--format onnx writes float32 weights only (got --dtype ${dtype})`);
+}
+
+export async function writeOnnxExport(out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype): Promise<ExportResult> {
+  checkOnnxExportable(c, dtype);
   fs.mkdirSync(path.join(out, 'onnx'), { recursive: true });
   writeFileAtomic(path.join(out, 'onnx', 'model.onnx'), toOnnx(buildOnnxDecoder(c, params), 'minimind-decoder'));
   const cfg = { ...stockConfig(c), 'transformers.js_config': { dtype: 'fp32', use_external_data_format: false } };
