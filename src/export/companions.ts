@@ -76,7 +76,7 @@ export function writeModelCard(out: string, c: MiniMindConfig, info: CardInfo): 
     hf: ['```python', 'from transformers import AutoModelForCausalLM, AutoTokenizer', `tok = AutoTokenizer.from_pretrained("${name}")`,
       `model = AutoModelForCausalLM.from_pretrained("${name}")`, '```'],
     gguf: ['```sh', `llama-cli -m ${info.files[0]} -cnv`, `ollama create ${name.toLowerCase()} -f Modelfile && ollama run ${name.toLowerCase()}`, '```'],
-    onnx: ['```js', "import { pipeline } from '@huggingface/transformers';", `const generate = await pipeline('text-generation', './${name}');`, '```'],
+    onnx: ['```js', "import { pipeline } from '@huggingface/transformers';", `const generate = await pipeline('text-generation', './${name}', { dtype: 'fp32' });`, '```'],
   };
   const text = [
     '---', 'license: apache-2.0', ...(info.format === 'hf' ? ['library_name: transformers'] : info.format === 'onnx' ? ['library_name: transformers.js'] : []),
