@@ -15,6 +15,7 @@ import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { installCudaCommand } from '../src/cli/install-cuda.js';
+import { exportCommand } from '../src/cli/export.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
 import { chatApiCommand, serveCommand } from '../src/cli/serve.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
@@ -53,6 +54,7 @@ await yargs(argv)
   .command(evalPplCommand)
   .command(benchCommand)
   .command(installCudaCommand)
+  .command(exportCommand)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
   .recommendCommands()

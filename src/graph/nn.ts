@@ -159,7 +159,8 @@ export function dpoLoss(g: Graph, policy: Tensor, reference: Tensor, beta: numbe
  */
 export function rope(g: Graph, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const hd = x.shape[3] as number;
-  const c = g.unsqueeze(cos, [1]), s = g.unsqueeze(sin, [1]);
+  // tables [T, hd], or [B, T, hd] with positions per row: a heads axis before the last
+  const c = g.unsqueeze(cos, [cos.rank - 1]), s = g.unsqueeze(sin, [sin.rank - 1]);
   const [x1, x2] = g.split(x, 3, [hd / 2, hd / 2]);
   const rotated = g.concat([g.neg(x2), x1], 3);
   return g.add(g.mul(x, c), g.mul(rotated, s));

@@ -8,6 +8,7 @@ import { writeFileAtomic } from './atomic.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { ConfigError, configFrom, MiniMindConfig } from '../model/config.js';
 import { hfConfig, parseHfConfig } from './hf-config.js';
+import { isStockConfig, parseStockConfig } from './hf-import.js';
 import { hasQkNorm, LoadedTensor, toModelParams } from './minimind-weights.js';
 import { readTorchStateDict } from './torch-pth.js';
 import { paramSpecs, Params } from '../model/params.js';
@@ -52,6 +53,8 @@ export function readConfigJson(dir: string): { config: MiniMindConfig; qkNormGiv
   let raw: Record<string, unknown>;
   try { raw = JSON.parse(fs.readFileSync(f, 'utf8')); } catch (e) { throw new ConfigError(`${f}: invalid JSON (${(e as Error).message})`); }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${f}: expected a JSON object`);
+  // a Llama/Qwen3 transformers directory of MiniMind's shape (what `export --format hf` writes)
+  if (isStockConfig(raw)) return parseStockConfig(raw, f);
   return parseHfConfig(raw, f);
 }
 

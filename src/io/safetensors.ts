@@ -104,7 +104,8 @@ export function writeSafetensors(file: string, tensors: Map<string, { shape: num
   for (const name of names) {
     const t = tensors.get(name)!;
     const numel = t.shape.reduce((p, d) => p * d, 1);
-    if (numel !== t.data.length) throw new SafetensorsError(`tensor "${name}": shape [${t.shape}] has ${numel} elements but data has ${t.data.length}`);
+    const n = t.dtype ? t.data.byteLength / ITEM[t.dtype] : t.data.length; // (16-bit floats travel as bytes)
+    if (numel !== n) throw new SafetensorsError(`tensor "${name}": shape [${t.shape}] has ${numel} elements but data has ${n}`);
     header[name] = { dtype: t.dtype ?? dtypeOf(t.data), shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
     off += t.data.byteLength;
   }

@@ -123,7 +123,7 @@ export function defaultChunks(T: number): number {
   return 1;
 }
 
-function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B') {
+function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B', ropePerRow = false) {
   // weights become graph inputs on first use, so weights a hook replaces (quantized
   // constants) are not inputs too
   const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
@@ -139,8 +139,9 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
   };
   const ids = g.input('input_ids', 'int64', [B, T]);
   const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
-  const cos = g.input('rope_cos', ft, [T, hd]);
-  const sin = g.input('rope_sin', ft, [T, hd]);
+  const ropeShape: Dim[] = ropePerRow ? [B, T, hd] : [T, hd]; // per row: each row has its own positions (left padding)
+  const cos = g.input('rope_cos', ft, ropeShape);
+  const sin = g.input('rope_sin', ft, ropeShape);
   const bias = g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
   return { params, shapes, p, ids, cos, sin, bias };
 }
@@ -219,12 +220,13 @@ function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: Build
 /**
  * Decode graph with a KV cache: inputs past_key.<l>/past_value.<l> [B, P, KV, hd] (P may
  * be 0), outputs `logits` [B, V] of the last position and present_key.<l>/present_value.<l>.
- * With `allLogits`, outputs logits for every position instead ([B, T, V]).
+ * With `allLogits`, outputs logits for every position instead ([B, T, V]); with
+ * `ropePerRow`, rope_cos/rope_sin are [B, T, hd] (positions per row) instead of [T, hd].
  */
-export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allLogits?: boolean; linearHook?: LinearHook; extraParams?: { name: string; shape: number[] }[] } = {}): Graph {
+export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allLogits?: boolean; linearHook?: LinearHook; extraParams?: { name: string; shape: number[] }[]; ropePerRow?: boolean } = {}): Graph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
-  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? []);
+  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? [], 'B', o.ropePerRow);
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1 };
   const hd = headDim(c), KV = c.num_key_value_heads;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
