@@ -20,17 +20,18 @@ const DATA = path.join(FIX, 'data');
 interface Row { subject: string; id: string; input_ids: number[]; probs: number[]; choice: string }
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'expected.json'), 'utf8')) as Record<string, Row[]>;
 
-async function fixtureScorer() {
+async function fixtureScorer(fused = true) {
   const { config, params } = loadModelDir(path.join(FIX, 'model'));
   const tok = MiniTokenizer.load(path.join(FIX, 'model'));
   const letters = await letterIds(tok);
-  return { config, params, tok, letters, scorer: await ChoiceScorer.create(config, params, letters, { threads: 1, constWeights: true }) };
+  return { config, params, tok, letters, scorer: await ChoiceScorer.create(config, params, letters, { threads: 1, constWeights: true, fused }) };
 }
 
-for (const shots of [0, 2]) {
-  test(`eval_ceval.py's probabilities and choices, ${shots}-shot (fixture from MiniMind v1's model code), batched with padding`, async () => {
+// fused: ONNX Runtime's GroupQueryAttention kernel (the default); otherwise the graph's own attention
+for (const [shots, fused] of [[0, true], [2, true], [0, false]] as const) {
+  test(`eval_ceval.py's probabilities and choices, ${shots}-shot (fixture from MiniMind v1's model code), batched with padding${fused ? '' : ', unfused attention'}`, async () => {
     const want = expected[`shots${shots}`];
-    const { config, tok, scorer } = await fixtureScorer();
+    const { config, tok, scorer } = await fixtureScorer(fused);
     const { questions, shotsOf } = loadMcq({ benchmark: 'ceval', dataDir: DATA, split: 'val', shots });
     assert.deepEqual(questions.map((q) => `${q.subject}/${q.id}`), want.map((r) => `${r.subject}/${r.id}`));
     // the prompt: v1's system message, question format, chat template, cut to max_seq_len from the left
@@ -50,8 +51,8 @@ for (const shots of [0, 2]) {
   });
 }
 
-test('a batch of padded prompts gives each prompt what it gets alone', async () => {
-  const { scorer } = await fixtureScorer();
+for (const fused of [true, false]) test(`a batch of padded prompts gives each prompt what it gets alone${fused ? '' : ', unfused attention'}`, async () => {
+  const { scorer } = await fixtureScorer(fused);
   const prompts = [[5, 9, 30, 41], [7, 8, 9, 10, 11, 12, 13, 14, 15], [100]];
   const together = await scorer.logProbs(prompts);
   for (let i = 0; i < prompts.length; i++) {

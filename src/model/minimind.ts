@@ -12,7 +12,11 @@ type ParamFn = (name: string) => Tensor;
 /** Hook that may wrap a linear layer (LoRA, quantization): gets the weight name and the graph's weights. */
 export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor, weight: (name: string) => Tensor) => Tensor;
 
-interface Ctx { g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; hooked: boolean; chunks: number }
+interface Ctx {
+  g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; hooked: boolean; chunks: number;
+  /** replaces attention() (the choice graph's fused kernel): q [B,T,H,hd], k/v [B,S,KV,hd] -> [B,T,H*hd] */
+  attend?: (q: Tensor, k: Tensor, v: Tensor) => Tensor;
+}
 
 const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)), ctx.p);
 
@@ -87,7 +91,7 @@ function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor;
     k = rope(g, k, ctx.cos, ctx.sin);
     const kAll = io.pastK ? g.concat([io.pastK, k], 1) : k;
     const vAll = io.pastV ? g.concat([io.pastV, v0], 1) : v0;
-    const a = attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
+    const a = ctx.attend ? ctx.attend(q, kAll, vAll) : attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
     const x = g.add(io.x, proj(ctx, a, `${pre}.self_attn.o_proj.weight`));
     const h2 = rmsNorm(g, x, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
     if (!c.use_moe) return { x: g.add(x, swiglu(ctx, h2, `${pre}.mlp`)), k: kAll, v: vAll, aux: null };
@@ -123,7 +127,8 @@ export function defaultChunks(T: number): number {
   return 1;
 }
 
-function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B', ropePerRow = false) {
+function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B',
+  o: { ropePerRow?: boolean; withBias?: boolean } = {}) {
   // weights become graph inputs on first use, so weights a hook replaces (quantized
   // constants) are not inputs too
   const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
@@ -139,10 +144,10 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
   };
   const ids = g.input('input_ids', 'int64', [B, T]);
   const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
-  const ropeShape: Dim[] = ropePerRow ? [B, T, hd] : [T, hd]; // per row: each row has its own positions (left padding)
+  const ropeShape: Dim[] = o.ropePerRow ? [B, T, hd] : [T, hd]; // per row: each row has its own positions (left padding)
   const cos = g.input('rope_cos', ft, ropeShape);
   const sin = g.input('rope_sin', ft, ropeShape);
-  const bias = g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
+  const bias = o.withBias === false ? null : g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
   return { params, shapes, p, ids, cos, sin, bias };
 }
 
@@ -226,7 +231,7 @@ function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: Build
 export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allLogits?: boolean; linearHook?: LinearHook; extraParams?: { name: string; shape: number[] }[]; ropePerRow?: boolean } = {}): Graph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
-  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? [], 'B', o.ropePerRow);
+  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? [], 'B', { ropePerRow: o.ropePerRow });
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1 };
   const hd = headDim(c), KV = c.num_key_value_heads;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
@@ -245,32 +250,67 @@ export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allL
 }
 
 /**
- * Multiple-choice graph (C-Eval): a full forward pass without a KV cache, after which only
- * each row's final hidden state meets the LM head. Inputs `last_index` [B] (row*T + position
- * of the row's last real token; rows are right-padded, which causal attention keeps from
- * touching the real tokens) and `choice_ids` [K]. Outputs `choice_logits` [B, K] (the hidden
- * state times just those K embedding rows) and `logsumexp` [B] over the whole vocabulary at
- * that one position, so p(choice) is the same full softmax MiniMind's scorer reads.
- * With `weights`, the weights are constants of the graph instead of inputs.
+ * Multiple-choice graph (C-Eval): a full forward pass without a KV cache, of which only
+ * each row's last real position goes through the last layer's query, output and MLP
+ * projections and meets the LM head. Rows are right-padded, which causal attention keeps
+ * from touching the real tokens. Inputs `last_index` [B] (row*T + position of the row's
+ * last real token), `last_pos` [B] (that position), `last_bias` [B, 1, rep, T] (0 up to
+ * last_pos, -1e9 after) and `choice_ids` [K]. Outputs `choice_logits` [B, K] (the hidden
+ * state times just those K embedding rows) and `logsumexp` [B] over the whole vocabulary
+ * at that one position, so p(choice) is the same full softmax MiniMind's scorer reads.
+ * With `weights`, the weights are constants of the graph instead of inputs. With `fused`
+ * (float32), the other layers' attention is ONNX Runtime's GroupQueryAttention kernel
+ * (causal, per-row lengths `seqlens_k` [B] int32 = last_pos, no bias input or softmax over
+ * the masked half); otherwise the graph's own attention with `attn_bias`.
  */
-export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weights?: Map<string, Float32Array> } = {}): Graph {
+export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weights?: Map<string, Float32Array>; fused?: boolean } = {}): Graph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
-  const inputs = commonInputs(g, c, ft, 'T', 'T', []);
-  const { ids, cos, sin, bias } = inputs;
+  const fused = (o.fused ?? true) && ft === 'float32';
+  const { ids, cos, sin, bias, shapes, p: inputP } = commonInputs(g, c, ft, 'T', 'T', [], 'B', { withBias: !fused });
   // weights given here become initializers: ONNX Runtime then pre-packs the matrices once
   const consts = new Map<string, Tensor>();
-  const p: ParamFn = !o.weights ? inputs.p : (n) => {
+  const p: ParamFn = !o.weights ? inputP : (n) => {
     let t = consts.get(n);
-    if (!t) consts.set(n, (t = g.constant(o.weights!.get(n)!, ft, inputs.shapes.get(n)!)));
+    if (!t) consts.set(n, (t = g.constant(o.weights!.get(n)!, ft, shapes.get(n)!)));
     return t;
   };
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1 };
+  const hd = headDim(c), H = c.num_attention_heads, KV = c.num_key_value_heads, d = c.hidden_size;
+  const last = g.input('last_index', 'int64', ['B']), lastPos = g.input('last_pos', 'int64', ['B']);
+  let attend: Ctx['attend'];
+  if (fused) {
+    const seqlensK = g.cast(lastPos, 'int32');
+    const total = g.cast(g.slice(g.shapeOf(ids), 0, 1, 2), 'int32');
+    attend = (q, k, v) => g.node('GroupQueryAttention',
+      [g.reshape(q, [0, 0, -1]), g.reshape(k, [0, 0, -1]), g.reshape(v, [0, 0, -1]), null, null, seqlensK, total],
+      [{ dtype: ft, shape: [q.shape[0], q.shape[1], H * hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }],
+      { num_heads: { i: H }, kv_num_heads: { i: KV } }, 'com.microsoft')[0];
+  }
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
-  for (let l = 0; l < c.num_hidden_layers; l++) x = decoderLayer(ctx, l, { x }).x;
-  const last = g.input('last_index', 'int64', ['B']);
-  const h = rmsNorm(g, g.gather(g.reshape(x, [-1, c.hidden_size]), last), p('model.norm.weight'), c.rms_norm_eps); // B, d
+  for (let l = 0; l < c.num_hidden_layers - 1; l++) x = decoderLayer(ctx, l, { x }).x;
+  const pick = (t: Tensor, width: number) => g.unsqueeze(g.gather(g.reshape(t, [-1, width]), last), [1]); // B, 1, width
+  // the last layer: keys and values of every position, the rest only at each row's last one
+  const l = c.num_hidden_layers - 1, pre = `model.layers.${l}`;
+  x = g.scope(`layer${l}`, () => {
+    const h = rmsNorm(g, x, p(`${pre}.input_layernorm.weight`), c.rms_norm_eps);
+    let k = g.reshape(linear(g, h, p(`${pre}.self_attn.k_proj.weight`)), [0, 0, KV, hd]);
+    const v = g.reshape(linear(g, h, p(`${pre}.self_attn.v_proj.weight`)), [0, 0, KV, hd]);
+    let q = g.reshape(linear(g, pick(h, d), p(`${pre}.self_attn.q_proj.weight`)), [0, 0, H, hd]); // B, 1, H, hd
+    if (c.qk_norm) {
+      q = rmsNorm(g, q, p(`${pre}.self_attn.q_norm.weight`), c.rms_norm_eps);
+      k = rmsNorm(g, k, p(`${pre}.self_attn.k_norm.weight`), c.rms_norm_eps);
+    }
+    k = rope(g, k, cos, sin);
+    const at = (t: Tensor) => g.unsqueeze(g.gather(t, lastPos), [1]); // B, 1, hd: rope() adds the head axis
+    q = rope(g, q, at(cos), at(sin));
+    const a = attention(g, q, k, v, g.input('last_bias', ft, ['B', 1, H / KV, 'T']));
+    const xl = g.add(pick(x, d), linear(g, a, p(`${pre}.self_attn.o_proj.weight`)));
+    const h2 = rmsNorm(g, xl, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
+    return g.add(xl, c.use_moe ? moe(ctx, h2, `${pre}.mlp`).y : swiglu(ctx, h2, `${pre}.mlp`));
+  });
+  const h = rmsNorm(g, g.squeeze(x, [1]), p('model.norm.weight'), c.rms_norm_eps); // B, d
   g.output(linear(g, h, g.gather(E, g.input('choice_ids', 'int64', ['K']))), 'choice_logits');
   const z = linear(g, h, E), m = g.reduceMax(z, [1], true);   // one vocabulary row per question
   g.output(g.add(g.squeeze(m, [1]), g.log(g.reduceSum(g.exp(g.sub(z, m)), [1], false))), 'logsumexp');
