@@ -69,14 +69,13 @@ export class Engine {
 
   constructor(private dec: BatchDecoder, readonly o: EngineOptions) {}
 
-  get queued(): number { return this.pending.length; }
+  /** requests waiting for a slot (those that take a free one at the next step are not) */
+  get queued(): number { return Math.max(0, this.pending.length - Math.max(0, this.o.maxBatch - this.active.size)); }
   get batch(): number { return this.active.size; }
 
   /** Queue a request; throws QueueFullError when the queue is at its bound. */
   submit(req: GenRequest): Handle {
-    // requests that will take a free slot at the next step boundary are not queued
-    const queued = this.pending.length - Math.max(0, this.o.maxBatch - this.active.size);
-    if (queued >= this.o.maxQueue) throw new QueueFullError(`the server is busy: ${queued} requests queued (--max_queue)`);
+    if (this.queued >= this.o.maxQueue) throw new QueueFullError(`the server is busy: ${this.queued} requests queued (--max_queue)`);
     const h = new Handle(req);
     this.pending.push(h);
     if (!this.running) { this.running = true; void this.loop(); }
