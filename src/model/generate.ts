@@ -55,6 +55,7 @@ export function sample(logits: Float32Array, context: number[], o: SamplingOptio
   const temp = o.temperature ?? 0.85;
   if (temp <= 0) { let best = 0; for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i; return best; }
   let idx = rankByLogit(logits);
+  if (!idx.length) return logits.length - 1; // every id masked (-Infinity): the last, as a full sort would give
   if (o.topK && o.topK > 0) idx = idx.subarray(0, o.topK);
   const mx = logits[idx[0]];
   let probs = new Float64Array(idx.length);
