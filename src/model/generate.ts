@@ -48,6 +48,8 @@ export class Generator {
   release(): Promise<void> { return this.runner.release(); }
 }
 
+let probScratch = new Float64Array(0); // reused: sample() runs for every token
+
 /** Pick the next token from logits (modified in place). */
 export function sample(logits: Float32Array, context: number[], o: SamplingOptions, rng: Rng): number {
   const rp = o.repetitionPenalty ?? 1;
@@ -58,7 +60,8 @@ export function sample(logits: Float32Array, context: number[], o: SamplingOptio
   if (!idx.length) return logits.length - 1; // every id masked (-Infinity): the last, as a full sort would give
   if (o.topK && o.topK > 0) idx = idx.subarray(0, o.topK);
   const mx = logits[idx[0]];
-  let probs = new Float64Array(idx.length);
+  if (probScratch.length < idx.length) probScratch = new Float64Array(logits.length);
+  let probs = probScratch.subarray(0, idx.length);
   let sum = 0;
   for (let k = 0; k < idx.length; k++) { probs[k] = Math.exp((logits[idx[k]] - mx) / temp); sum += probs[k]; }
   const topP = o.topP ?? 1;

@@ -9,11 +9,20 @@
 
 const NEG_INF = 0xff800000;
 
-/** Ids of finite or +Infinity `logits` (not NaN) sorted by descending value, ties by ascending id. */
+// scratch arrays reused from call to call: a server ranks the vocabulary for every token of
+// every row, and fresh arrays each time would keep the garbage collector busy
+let scratch = [new Uint32Array(0), new Uint32Array(0), new Uint32Array(0), new Uint32Array(0)];
+const count = new Uint32Array(2048);
+
+/**
+ * Ids of finite or +Infinity `logits` (not NaN) sorted by descending value, ties by
+ * ascending id. The result is a view of scratch memory: valid until the next call.
+ */
 export function rankByLogit(logits: Float32Array): Uint32Array {
   const V = logits.length;
+  if (scratch[0].length < V) scratch = scratch.map(() => new Uint32Array(V));
   const bits = new Uint32Array(logits.buffer, logits.byteOffset, V);
-  let keys = new Uint32Array(V), ids = new Uint32Array(V), n = 0;
+  let [keys, ids, keys2, ids2] = scratch, n = 0;
   for (let i = 0; i < V; i++) {
     let b = bits[i];
     if (b === NEG_INF) continue;
@@ -24,8 +33,6 @@ export function rankByLogit(logits: Float32Array): Uint32Array {
     keys[n] = ~up >>> 0;
     ids[n++] = i;
   }
-  let keys2 = new Uint32Array(n), ids2 = new Uint32Array(n);
-  const count = new Uint32Array(2048);
   for (let shift = 0; shift < 32; shift += 11) {
     count.fill(0);
     for (let i = 0; i < n; i++) count[(keys[i] >>> shift) & 2047]++;
