@@ -108,7 +108,10 @@ export async function benchServe(c: MiniMindConfig, o: ServeBenchOptions): Promi
     const one = levels.find((l) => l.clients === 1)?.tokens_per_s as number | undefined, eight = levels.find((l) => l.clients === 8)?.tokens_per_s as number | undefined;
     return { bench: 'serve', requests_per_level: o.requests, max_tokens: o.maxTokens, levels,
       ...(one && eight ? { speedup_8_vs_1: +(eight / one).toFixed(2) } : {}), ...machine() };
-  } finally { child.kill('SIGTERM'); }
+  } finally {
+    child.kill('SIGTERM');
+    if (!o.loadFrom) fs.rmSync(path.dirname(dir), { recursive: true, force: true }); // the random model's temporary directory
+  }
 }
 
 async function soak(url: string, pid: number, o: ServeBenchOptions): Promise<Record<string, unknown>> {

@@ -76,6 +76,7 @@ export async function streamAnswer(url: string, body: Record<string, unknown>, a
   }
   const dec = new TextDecoder();
   let buf = '', content = '';
+  const calls: { name: string; arguments: string }[] = []; // OpenAI streams a call as its name, then argument pieces
   for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += dec.decode(part, { stream: true });
     let i;
@@ -88,9 +89,13 @@ export async function streamAnswer(url: string, body: Record<string, unknown>, a
       const d = chunk.choices?.[0]?.delta;
       if (d?.reasoning_content) write(d.reasoning_content, true);
       if (d?.content) { content += d.content; write(d.content, false); }
-      if (d?.tool_calls) write(`\n[tool calls] ${JSON.stringify(d.tool_calls)}`, false);
+      for (const t of (d?.tool_calls ?? []) as { index: number; function?: { name?: string; arguments?: string } }[]) {
+        const call = calls[t.index] ??= { name: '', arguments: '' };
+        call.name += t.function?.name ?? ''; call.arguments += t.function?.arguments ?? '';
+      }
     }
   }
+  for (const c of calls) write(`\n[tool call] ${c.name}(${c.arguments})`, false);
   return content;
 }
 

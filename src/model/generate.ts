@@ -5,6 +5,7 @@ import { Rng } from '../util/rng.js';
 import { MiniMindConfig } from './config.js';
 import { DecodeHook, DecodeRunner, Quantize } from './decode-runner.js';
 import { Params } from './params.js';
+import { rankByLogit } from './rank.js';
 
 export type { Quantize } from './decode-runner.js';
 
@@ -47,22 +48,28 @@ export class Generator {
   release(): Promise<void> { return this.runner.release(); }
 }
 
+let probScratch = new Float64Array(0); // reused: sample() runs for every token
+
 /** Pick the next token from logits (modified in place). */
 export function sample(logits: Float32Array, context: number[], o: SamplingOptions, rng: Rng): number {
   const rp = o.repetitionPenalty ?? 1;
   if (rp !== 1) for (const id of new Set(context)) logits[id] = logits[id] > 0 ? logits[id] / rp : logits[id] * rp;
   const temp = o.temperature ?? 0.85;
   if (temp <= 0) { let best = 0; for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i; return best; }
-  let idx = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
-  if (o.topK && o.topK > 0) idx = idx.slice(0, o.topK);
+  let idx = rankByLogit(logits);
+  if (!idx.length) return logits.length - 1; // every id masked (-Infinity): the last, as a full sort would give
+  if (o.topK && o.topK > 0) idx = idx.subarray(0, o.topK);
   const mx = logits[idx[0]];
-  let probs = idx.map((i) => Math.exp((logits[i] - mx) / temp));
-  let sum = probs.reduce((a, b) => a + b, 0);
+  if (probScratch.length < idx.length) probScratch = new Float64Array(logits.length);
+  let probs = probScratch.subarray(0, idx.length);
+  let sum = 0;
+  for (let k = 0; k < idx.length; k++) { probs[k] = Math.exp((logits[idx[k]] - mx) / temp); sum += probs[k]; }
   const topP = o.topP ?? 1;
   if (topP < 1) {
     let cum = 0, keep = probs.length;
     for (let k = 0; k < probs.length; k++) { cum += probs[k] / sum; if (cum >= topP) { keep = k + 1; break; } }
-    idx = idx.slice(0, keep); probs = probs.slice(0, keep); sum = probs.reduce((a, b) => a + b, 0);
+    idx = idx.subarray(0, keep); probs = probs.subarray(0, keep); sum = 0;
+    for (let k = 0; k < keep; k++) sum += probs[k];
   }
   let r = rng.next() * sum;
   for (let k = 0; k < idx.length; k++) { r -= probs[k]; if (r <= 0) return idx[k]; }

@@ -3,10 +3,10 @@
 //
 // Design: every row lives on one shared timeline. Cache slot s holds the key/value written
 // at position base+s; each step feeds one token per row at position `clock` (= base+S), so
-// one RoPE table [1, hd] serves the whole batch. A row that joins is prefilled on its own
-// with its prompt placed at positions clock-L..clock-1, i.e. it ends where the others
-// are, and its keys are copied into the batch cache (right-aligned; the slots before its
-// start are masked per row through attn_bias [B, 1, rep, S+1]). RoPE attention scores
+// one RoPE table [1, hd] serves the whole batch. Rows that join together are prefilled in
+// one run, each prompt placed at positions clock-L..clock-1 (left-padded), i.e. it ends
+// where the others are, and its keys are copied into the batch cache (right-aligned; the
+// slots before its start are masked per row through attn_bias [B, 1, rep, S+1]). RoPE attention scores
 // depend only on the distance between query and key positions, so a row's logits equal
 // those of decoding it alone from position 0, up to float rounding. Angles are computed
 // in double precision because absolute positions keep growing while the server is busy.
@@ -78,31 +78,26 @@ export class BatchDecoder {
   }
 
   /**
-   * Add sequences: each prompt is prefilled on its own, then all join the batch at once.
-   * Returns each new row's key and the logits [V] after its prompt.
+   * Add sequences: the prompts are prefilled together (in groups of similar lengths, left-
+   * padded to the group's longest, pad slots masked), then all join the batch at once.
+   * Returns each new row's key and the logits [V] after its prompt, in the prompts' order.
    */
   async join(prompts: number[][]): Promise<{ key: number; logits: Float32Array }[]> {
     if (!prompts.length) return [];
+    if (prompts.some((p) => !p.length)) throw new Error('BatchDecoder.join: empty prompt');
     const longest = Math.max(...prompts.map((p) => p.length));
     if (!this.rows.length) { this.base = 0; this.S = 0; }
     const grow = Math.max(0, longest - this.S);   // new empty slots at the front
     const clock = this.clock;
-    const out: { key: number; logits: Float32Array; row: Row; kv: ort.Tensor[] }[] = [];
-    const hd = headDim(this.c), KV = this.c.num_key_value_heads;
-    for (const ids of prompts) {
-      if (!ids.length) throw new Error('BatchDecoder.join: empty prompt');
-      const L = ids.length, start = clock - L;
-      const empty = new ort.Tensor('float32', new Float32Array(0), [1, 0, KV, hd]);
-      const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.ropeAt(start, L),
-        attn_bias: new ort.Tensor('float32', causalBias(this.rep, L, L, 0), [1, 1, this.rep * L, L]),
-        input_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [1, L]) };
-      this.layerFeeds(feeds, Array(2 * this.c.num_hidden_layers).fill(empty));
-      const res = await this.session.run(feeds);
-      const kv: ort.Tensor[] = [];
-      for (let l = 0; l < this.c.num_hidden_layers; l++) kv.push(res[`present_key.${l}`], res[`present_value.${l}`]);
-      const row = { key: this.nextKey++, start };
-      out.push({ key: row.key, logits: (res.logits.data as Float32Array).slice(), row, kv });
+    const out = prompts.map((ids) => {
+      const key = this.nextKey++;
+      return { key, row: { key, start: clock - ids.length }, logits: new Float32Array(0) as Float32Array, kv: [] as Float32Array[] };
+    });
+    for (const group of prefillGroups(prompts.map((p) => p.length), PREFILL_TOKENS)) {
+      const res = await this.prefill(group.map((i) => prompts[i]), clock);
+      group.forEach((i, j) => { out[i].logits = res[j].logits; out[i].kv = res[j].kv; });
     }
+    const hd = headDim(this.c), KV = this.c.num_key_value_heads;
     // new cache: existing rows shifted right by `grow`, then each new row right-aligned
     const S = this.S + grow, B = this.rows.length + out.length, f = this.slotFloats;
     this.cache = Array.from({ length: 2 * this.c.num_hidden_layers }, (_, i) => {
@@ -112,7 +107,7 @@ export class BatchDecoder {
         for (let b = 0; b < this.rows.length; b++) data.set(old.subarray(b * this.S * f, (b + 1) * this.S * f), (b * S + grow) * f);
       }
       out.forEach((n, j) => {
-        const src = n.kv[i].data as Float32Array, L = src.length / f;
+        const src = n.kv[i], L = src.length / f;
         data.set(src, ((this.rows.length + j) * S + S - L) * f);
       });
       return new ort.Tensor('float32', data, [B, S, KV, hd]);
@@ -121,6 +116,36 @@ export class BatchDecoder {
     this.S = S;
     this.rows.push(...out.map((n) => n.row));
     return out.map(({ key, logits }) => ({ key, logits }));
+  }
+
+  /**
+   * Prompts run as one batch [n, T] placed at positions clock-T..clock-1, each right-aligned
+   * (its first T-L columns are padding that no query sees). Returns per prompt the logits
+   * after it and its keys/values (2 per layer, L slots each; views of the run's outputs).
+   */
+  private async prefill(prompts: number[][], clock: number): Promise<{ logits: Float32Array; kv: Float32Array[] }[]> {
+    const n = prompts.length, T = Math.max(...prompts.map((p) => p.length)), rep = this.rep;
+    const hd = headDim(this.c), KV = this.c.num_key_value_heads, f = this.slotFloats, V = this.c.vocab_size;
+    const ids = new BigInt64Array(n * T), causal = causalBias(rep, T, T, 0), bias = new Float32Array(n * causal.length);
+    prompts.forEach((p, j) => {
+      const pad = T - p.length;
+      for (let t = 0; t < p.length; t++) ids[j * T + pad + t] = BigInt(p[t]);
+      bias.set(causal, j * causal.length);
+      if (pad) for (let q = 0; q < rep * T; q++) bias.fill(MASKED, j * causal.length + q * T, j * causal.length + q * T + pad);
+    });
+    const empty = new ort.Tensor('float32', new Float32Array(0), [n, 0, KV, hd]);
+    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.ropeAt(clock - T, T),
+      attn_bias: new ort.Tensor('float32', bias, [n, 1, rep * T, T]), input_ids: int64Tensor(ids, [n, T]) };
+    this.layerFeeds(feeds, Array(2 * this.c.num_hidden_layers).fill(empty));
+    const res = await this.session.run(feeds);
+    const logits = res.logits.data as Float32Array;
+    return prompts.map((p, j) => {
+      const kv: Float32Array[] = [];
+      for (let l = 0; l < this.c.num_hidden_layers; l++) {
+        for (const name of [`present_key.${l}`, `present_value.${l}`]) kv.push((res[name].data as Float32Array).subarray((j * T + T - p.length) * f, (j + 1) * T * f));
+      }
+      return { logits: logits.slice(j * V, (j + 1) * V), kv };
+    });
   }
 
   /** Remove rows (finished or cancelled) and trim slots no remaining row can see. */
@@ -165,4 +190,25 @@ export class BatchDecoder {
   }
 
   release(): Promise<void> { return this.session.release(); }
+}
+
+/** Padded tokens per prefill run at most (bounds the [n, heads, T, T] attention scores). */
+const PREFILL_TOKENS = 2048;
+
+/**
+ * Split prompts (by length) into prefill runs: longest first, a prompt joins the current
+ * run while the padded size stays within `budget` tokens and padding within a third of it.
+ */
+export function prefillGroups(lengths: number[], budget: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a]);
+  const groups: number[][] = [];
+  let cur: number[] = [], T = 0, real = 0;
+  for (const i of order) {
+    const L = lengths[i], n = cur.length + 1;
+    if (cur.length && (n * T > budget || n * T > 1.5 * (real + L))) { groups.push(cur); cur = []; }
+    if (!cur.length) { T = L; real = 0; }
+    cur.push(i); real += L;
+  }
+  if (cur.length) groups.push(cur);
+  return groups;
 }

@@ -54,7 +54,11 @@ export class QueueFullError extends Error {}
 
 interface Seq { h: Handle; key: number; seen: number[]; rng: Rng; stop: Set<number>; last: number }
 
-export interface EngineOptions { maxBatch: number; maxQueue: number; contextWindow: number; vocabLimit: number }
+export interface EngineOptions {
+  maxBatch: number; maxQueue: number; contextWindow: number; vocabLimit: number;
+  /** ms an idle engine waits after the first request for others to arrive and share its prefill run (default 3) */
+  gatherMs?: number;
+}
 
 export class Engine {
   private pending: Handle[] = [];
@@ -65,12 +69,13 @@ export class Engine {
 
   constructor(private dec: BatchDecoder, readonly o: EngineOptions) {}
 
-  get queued(): number { return this.pending.length; }
+  /** requests waiting for a slot (those that take a free one at the next step are not) */
+  get queued(): number { return Math.max(0, this.pending.length - Math.max(0, this.o.maxBatch - this.active.size)); }
   get batch(): number { return this.active.size; }
 
   /** Queue a request; throws QueueFullError when the queue is at its bound. */
   submit(req: GenRequest): Handle {
-    if (this.pending.length >= this.o.maxQueue) throw new QueueFullError(`the server is busy: ${this.pending.length} requests queued (--max_queue)`);
+    if (this.queued >= this.o.maxQueue) throw new QueueFullError(`the server is busy: ${this.queued} requests queued (--max_queue)`);
     const h = new Handle(req);
     this.pending.push(h);
     if (!this.running) { this.running = true; void this.loop(); }
@@ -78,6 +83,10 @@ export class Engine {
   }
 
   private async loop(): Promise<void> {
+    // clients that come together (a burst, or all of them after a batch finished at once)
+    // reach submit() over a few ms: one prefill run for all of them, not one per client
+    const gather = this.o.gatherMs ?? 3;
+    if (gather > 0) await new Promise((r) => setTimeout(r, gather));
     try {
       while (this.pending.length || this.active.size) {
         this.dropCancelled();

@@ -88,3 +88,14 @@ export class OutputParser {
     return out;
   }
 }
+
+/**
+ * Streamed tool calls in OpenAI's shape: per call, a delta with its index, id, type and name
+ * and empty arguments, then one with the arguments (clients append argument deltas).
+ */
+export function toolCallDeltas(calls: ToolCall[]): { tool_calls: Record<string, unknown>[] }[] {
+  return calls.flatMap((t, index) => [
+    { tool_calls: [{ index, id: t.id, type: t.type, function: { name: t.function.name, arguments: '' } }] },
+    { tool_calls: [{ index, function: { arguments: t.function.arguments } }] },
+  ]);
+}

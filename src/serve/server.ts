@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { TextStream } from '../tokenizer/stream.js';
 import { Engine, GenRequest, Handle, QueueFullError } from './engine.js';
-import { OutputParser } from './output.js';
+import { OutputParser, toolCallDeltas } from './output.js';
 import { ApiError, ChatRequest, CompletionRequest, parseChatRequest, parseCompletionRequest, Sampling } from './requests.js';
 import { pageAsset } from './page.js';
 
@@ -114,7 +114,7 @@ export function createServer(engine: Engine, tok: MiniTokenizer, o: ServeOptions
     const reason = fin.toolCalls.length ? 'tool_calls' : finish === 'length' && !parser.stopped ? 'length' : 'stop';
     const usage = { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens };
     if (s.stream) {
-      if (fin.toolCalls.length) send({ ...head, choices: [choice({ tool_calls: fin.toolCalls.map((t, index) => ({ index, ...t })) }, null)] });
+      for (const d of toolCallDeltas(fin.toolCalls)) send({ ...head, choices: [choice(d, null)] });
       send({ ...head, choices: [choice({}, reason)] });
       if (s.includeUsage) send({ ...head, choices: [], usage });
       res.end('data: [DONE]\n\n');
