@@ -11,6 +11,7 @@ import { saveModelDir } from '../src/io/model-dir.js';
 import { SYSTEM_PROMPT, questionText } from '../src/eval/prompt.js';
 import { LETTERS, Question } from '../src/eval/mcq-data.js';
 import { modelConfig } from '../src/cli/common.js';
+import { heldOutChatExactMatch } from '../src/eval/held-out.js';
 import { initParams } from '../src/model/params.js';
 import { runLMStage } from '../src/train/lm-stage.js';
 import { Rng } from '../src/util/rng.js';
@@ -67,6 +68,13 @@ test(`ceval: a model fine-tuned on the rule scores near 100%, random weights nea
     samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId, false),
   });
   assert.equal(r.code, 0);
+  // the demo's free-form score on the same model: its greedy answer is the letter and nothing else
+  const probes = questions(new Rng(5), 40, 'logic').map((q) => ({ messages: [{ role: 'system', content: SYSTEM_PROMPT }, { role: 'user', content: questionText(q) }], answer: q.answer!, distractors: [] }));
+  const em = await heldOutChatExactMatch(r.config, r.params, r.tokenizer, probes, 1);
+  assert.deepEqual(em.answers, probes.map((p) => p.answer));
+  assert.equal(em.accuracy, 1);
+  const wrong = await heldOutChatExactMatch(r.config, r.params, r.tokenizer, probes.map((p) => ({ ...p, answer: p.answer + '.' })), 1);
+  assert.equal(wrong.accuracy, 0, 'an answer that is only a prefix of the expected one is not an exact match');
   const randomDir = path.join(dir, 'random');
   saveModelDir(randomDir, r.config, initParams(r.config, 5), tokenizer);
 

@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import { demoCorpus } from '../demo/corpus.js';
 import { TokenSamples } from '../data/samples.js';
-import { heldOutAccuracy, heldOutChatAccuracy } from '../eval/held-out.js';
+import { heldOutAccuracy, heldOutChatAccuracy, heldOutChatExactMatch } from '../eval/held-out.js';
 import { streamText } from '../eval/generate-text.js';
 import { Generator } from '../model/generate.js';
 import { trainTokenizer } from '../tokenizer/train-corpus.js';
@@ -24,7 +24,7 @@ export const demoCommand = {
   builder: (y: Argv) => y
     .option('out_dir', { type: 'string', default: 'out/demo', describe: 'where the demo writes its data and models' })
     .option('steps', { type: 'number', default: 900, describe: 'pretraining steps' })
-    .option('sft_steps', { type: 'number', default: 400, describe: 'supervised fine-tuning steps (0 = stop after pretraining)' })
+    .option('sft_steps', { type: 'number', default: 800, describe: 'supervised fine-tuning steps (0 = stop after pretraining)' })
     .option('threads', { type: 'number', default: 0, describe: 'CPU threads (0 = all cores)' })
     .option(...bool01('progress', 'show progress bars', true)),
   handler: handler(async (a: Args) => {
@@ -74,21 +74,19 @@ export const demoCommand = {
       const sftData = path.join(out, 'sft.jsonl');
       fs.writeFileSync(sftData, chats.map((c) => JSON.stringify(c)).join('\n') + '\n');
       const s = await runLMStage({
-        stage: 'full_sft', train: { ...train, saveWeight: 'full_sft', maxSteps: a.sft_steps as number, learningRate: 1e-3, warmupSteps: 10, maxSeqLen: 64, saveInterval: 1000 },
+        stage: 'full_sft', train: { ...train, saveWeight: 'full_sft', maxSteps: a.sft_steps as number, learningRate: 3e-3, warmupSteps: 10, maxSeqLen: 64, saveInterval: 1000 },
         session, fromWeight: r.runDir, log: say, data: { dataPath: sftData, progress: false }, dataStage: 'sft',
         samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId, false),
       });
       if (s.code !== 0) return s.code;
-      const chat = await Generator.create(s.config, s.params, { threads: a.threads as number });
-      for (const p of chatProbes.slice(0, 3)) {
-        process.stdout.write(`  ${chalk.cyan('👶 ' + p.messages[0].content)}\n  ${chalk.green('🤖')} `);
-        const ids = await s.tokenizer.encode(s.tokenizer.applyChatTemplate(p.messages, { addGenerationPrompt: true }));
-        await streamText(chat, s.tokenizer, ids, { temperature: 0, maxNewTokens: 32 }, (t) => process.stdout.write(chalk.yellow(t)));
-        process.stdout.write('\n');
-      }
-      await chat.release();
+      const em = await heldOutChatExactMatch(s.config, s.params, s.tokenizer, chatProbes, a.threads as number);
+      chatProbes.slice(0, 3).forEach((p, i) => {
+        const ok = em.answers[i] === p.answer;
+        process.stdout.write(`  ${chalk.cyan('👶 ' + p.messages[0].content)}\n  ${chalk.green('🤖')} ${chalk.yellow(em.answers[i])}${ok ? chalk.green('  ✓') : chalk.red(`  ✗ (expected ${p.answer})`)}\n`);
+      });
       const cr = await heldOutChatAccuracy(s.config, s.params, s.tokenizer, chatProbes, a.threads as number);
-      process.stdout.write(`\nheld-out chat accuracy: ${chalk.bold.green(pct(cr.accuracy))} on ${cr.n} questions about unseen countries (4-way choice; chance ${pct(cr.chance)})\n`);
+      process.stdout.write(`\nheld-out chat, ${cr.n} questions about unseen countries: exact answer ${chalk.bold.green(pct(em.accuracy))} (free-form, greedy); `
+        + `4-way choice ${chalk.bold.green(pct(cr.accuracy))} (chance ${pct(cr.chance)})\n`);
       finalDir = s.runDir;
     }
     say(`demo finished in ${((performance.now() - t0) / 1000 / 60).toFixed(1)} min; chat with it: npx minimind eval --load_from ${rel(finalDir)}`);

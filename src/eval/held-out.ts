@@ -1,6 +1,9 @@
-// Multiple-choice accuracy by log-likelihood: the demo's held-out facts (plain text and chat).
+// The demo's held-out facts: multiple-choice accuracy by log-likelihood (plain text and
+// chat), and free-form exact match of the greedy chat answers.
 import { ChatProbe, Probe } from '../demo/corpus.js';
 import { MiniMindConfig } from '../model/config.js';
+import { Generator } from '../model/generate.js';
+import { streamText } from './generate-text.js';
 import { Params } from '../model/params.js';
 import { Scorer } from '../model/score.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
@@ -33,4 +36,22 @@ export async function heldOutChatAccuracy(c: MiniMindConfig, params: Params, tok
   const items = await Promise.all(probes.map(async (p) => ({ prompt: await tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true })),
     answer: await tok.encode(p.answer + '<|im_end|>'), distractors: await Promise.all(p.distractors.map((d) => tok.encode(d + '<|im_end|>'))) })));
   return choiceAccuracy(c, params, items, threads);
+}
+
+export interface ExactMatch { accuracy: number; n: number; answers: string[] }
+
+/**
+ * Free-form: the model's greedy chat answer (until end of turn) must equal the expected
+ * answer exactly, after trimming whitespace. Harder than the 4-way choice, which only asks
+ * that the right answer be likelier than three given wrong ones.
+ */
+export async function heldOutChatExactMatch(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: ChatProbe[], threads = 0, maxNewTokens = 40): Promise<ExactMatch> {
+  const gen = await Generator.create(c, params, { threads });
+  const answers: string[] = [];
+  for (const p of probes) {
+    const ids = await tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true }));
+    answers.push((await streamText(gen, tok, ids, { temperature: 0, maxNewTokens }, () => {})).text.trim());
+  }
+  await gen.release();
+  return { accuracy: answers.filter((a, i) => a === probes[i].answer).length / probes.length, n: probes.length, answers };
 }
