@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadModelDir } from '../src/io/model-dir.js';
+import { resolveConfig } from '../src/model/config.js';
+import { initParams } from '../src/model/params.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
 import { ChoiceScorer, lengthBuckets } from '../src/eval/choice-scorer.js';
 import { listSubjects, readSubject } from '../src/eval/mcq-data.js';
@@ -60,6 +62,17 @@ for (const fused of [true, false]) test(`a batch of padded prompts gives each pr
     alone.forEach((v, k) => assert.ok(Math.abs(v - together[i][k]) < 1e-5, `prompt ${i} choice ${k}: ${v} vs ${together[i][k]}`));
   }
   await scorer.release();
+});
+
+test('the fused kernel with its own RoPE (head size 16) gives the unfused graph\'s log-probabilities, padded batch', async () => {
+  const c = resolveConfig('tiny', { hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 });
+  const params = initParams(c, 9), letters = [10, 11, 12, 13];
+  const prompts = [[5, 9, 30, 41, 7, 7, 2], Array.from({ length: 40 }, (_, i) => (i * 37) % 300), [100], Array.from({ length: 23 }, (_, i) => (i * 11 + 3) % 300)];
+  const fused = await ChoiceScorer.create(c, params, letters, { threads: 1, constWeights: true });
+  const plain = await ChoiceScorer.create(c, params, letters, { threads: 1, constWeights: true, fused: false });
+  const a = await fused.logProbs(prompts), b = await plain.logProbs(prompts);
+  a.forEach((r, i) => r.forEach((v, k) => assert.ok(Math.abs(v - b[i][k]) < 1e-4, `prompt ${i} choice ${k}: ${v} vs ${b[i][k]}`)));
+  await fused.release(); await plain.release();
 });
 
 test('length buckets: every prompt once, ascending length, within the token budget', () => {
