@@ -80,3 +80,16 @@ test('SFT on alpaca_zh_demo and DPO on dpo_zh_demo run a few hundred steps and l
   const avg = (xs: Record<string, number>[]) => xs.reduce((s, e) => s + e.loss, 0) / xs.length;
   assert.ok(avg(dpo.slice(-3)) < avg(dpo.slice(0, 3)), `DPO loss ${avg(dpo.slice(0, 3))} -> ${avg(dpo.slice(-3))}`);
 });
+
+test("MiniMind v1's tokenizer: SFT labels cover its <s>assistant\\n ... </s>\\n turns (its bos/eos, not ChatML's)", { skip: skipShared }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minimind-ref-v1sft-'));
+  const f = path.join(dir, 'sft.jsonl');
+  fs.writeFileSync(f, JSON.stringify({ conversations: [{ role: 'user', content: '1+1' }, { role: 'assistant', content: '等于2' }] }) + '\n');
+  const tok = MiniTokenizer.load(path.join(SHARED, 'minimind1'));
+  await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 'shards'), stage: 'sft' });
+  const raw = fs.readFileSync(path.join(dir, 'shards', 'tokens.bin'));
+  const ids = Array.from(new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2));
+  const mask = Array.from(fs.readFileSync(path.join(dir, 'shards', 'mask.bin')));
+  const labelled = ids.filter((_, i) => mask[i]);
+  assert.equal(await tok.decode(labelled), '等于2</s>\n');
+});

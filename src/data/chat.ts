@@ -22,9 +22,9 @@ export function checkMessages(v: unknown, field: string): ChatMessage[] | Proble
 
 export interface Encoded { tokens: number[]; mask: number[] }
 
-/** Token id sequences that open and close assistant spans. */
+/** Token id sequences that open and close assistant spans: `<bos>assistant\n` .. `<eos>\n`, as MiniMind's datasets build them from the tokenizer's own bos/eos (v1: `<s>`, `</s>`). */
 export async function spanMarkers(tok: MiniTokenizer): Promise<{ open: number[]; close: number[] }> {
-  return { open: await tok.encode('<|im_start|>assistant\n'), close: await tok.encode('<|im_end|>\n') };
+  return { open: await tok.encode(`${tok.bosToken}assistant\n`), close: await tok.encode(`${tok.eosToken}\n`) };
 }
 
 const at = (ids: number[], i: number, pat: number[]) => pat.every((p, k) => ids[i + k] === p);

@@ -162,6 +162,7 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
   };
   // texts of several records are encoded in one batch (the binding uses every core)
   let pending: string[] = [], prepared: Prepared[] = [];
+  let labelled = 0; // chat stages: tokens inside assistant spans
   const flush = async () => {
     if (!pending.length) return;
     const enc = await tok.encodeBatch(pending);
@@ -175,6 +176,7 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
       }
       for (const e of coded.seqs) {
         writer.add(e.tokens, e.mask.length ? e.mask : undefined);
+        for (const m of e.mask) labelled += m;
         if (o.maxSeqLen) { // one sequence of T+1 tokens gives T training positions
           if (e.tokens.length > o.maxSeqLen + 1) stats.truncated++;
           else stats.padding_tokens += o.maxSeqLen + 1 - e.tokens.length;
@@ -197,6 +199,10 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
       }
     }
     await flush();
+    // never train on nothing: a template whose assistant turns are not <bos>assistant\n..<eos>\n gives no labels
+    if (o.stage !== 'pretrain' && stats.records > 0 && labelled === 0) {
+      throw new DataError(`${o.inputs.join(', ')}: no assistant tokens to train on: the chat template's assistant turns do not start with "${tok.bosToken}assistant\\n" and end with "${tok.eosToken}\\n"`);
+    }
     variants?.close();
   } catch (e) { variants?.close(); writer.abort(); throw e; }
   o.onProgress?.(total, total);

@@ -16,6 +16,9 @@ export interface ChatMessage { role: string; content: string; reasoning_content?
 export class MiniTokenizer {
   readonly bosId: number; readonly eosId: number; readonly padId: number;
   private template: Template | null;
+  /** the bos/eos token strings (`<|im_start|>`/`<|im_end|>`; MiniMind v1: `<s>`/`</s>`), which open and close chat turns */
+  readonly bosToken: string;
+  readonly eosToken: string;
 
   private constructor(readonly dir: string, private hf: hf.Tokenizer, readonly vocabSize: number, readonly config: Record<string, unknown>) {
     // config entries may be strings, {content} objects or null (MiniMind v1 has no pad: its unk pads)
@@ -29,6 +32,8 @@ export class MiniTokenizer {
       if (v === null || v === undefined) throw new TokenizerError(`${dir}: ${k} "${tok}" is not in the vocabulary`);
       return v;
     };
+    this.bosToken = entry('bos_token') ?? '<|im_start|>';
+    this.eosToken = entry('eos_token') ?? '<|im_end|>';
     this.bosId = id('bos_token', '<|im_start|>');
     this.eosId = id('eos_token', '<|im_end|>');
     this.padId = id('pad_token', '<|endoftext|>');
