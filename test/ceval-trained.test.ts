@@ -15,7 +15,7 @@ import { heldOutChatExactMatch } from '../src/eval/held-out.js';
 import { initParams } from '../src/model/params.js';
 import { runLMStage } from '../src/train/lm-stage.js';
 import { Rng } from '../src/util/rng.js';
-import { trainTokenizer } from '../src/cli/train-tokenizer.js';
+import { trainTokenizer } from '../src/tokenizer/train-corpus.js';
 import { cli, tmpDir } from './helpers.js';
 
 const ORDINAL = ['一', '二', '三', '四'];

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoCorpus } from '../src/demo/corpus.js';
-import { trainTokenizer } from '../src/cli/train-tokenizer.js';
+import { trainTokenizer } from '../src/tokenizer/train-corpus.js';
 
 export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'bin', 'minimind.js');

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { heldOutChatAccuracy } from '../src/cli/demo.js';
+import { heldOutChatAccuracy } from '../src/eval/held-out.js';
 import { demoCorpus } from '../src/demo/corpus.js';
 import { loadModelDir } from '../src/io/model-dir.js';
 import { loadAdapter, loraHook, loraSpecs, mergeLora } from '../src/model/lora.js';

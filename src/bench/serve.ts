@@ -12,7 +12,7 @@ import { saveModelDir } from '../io/model-dir.js';
 import { MiniMindConfig } from '../model/config.js';
 import { initParams } from '../model/params.js';
 import { demoCorpus } from '../demo/corpus.js';
-import { trainTokenizer } from '../cli/train-tokenizer.js';
+import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { UserError } from '../util/errors.js';
 import { machine } from './stats.js';
 

@@ -14,10 +14,6 @@ import { runLMStage } from '../train/lm-stage.js';
 import { TrainOptions } from '../train/options.js';
 import { Args, bool01, handler, modelConfig, rel } from './common.js';
 
-// test/post-training.test.ts imports the held-out scores from here
-export { heldOutAccuracy, heldOutChatAccuracy } from '../eval/held-out.js';
-export type { HeldOut } from '../eval/held-out.js';
-
 export const demoCommand = {
   command: 'demo',
   describe: 'train a tiny model on a generated corpus in a few minutes and show that it learned',

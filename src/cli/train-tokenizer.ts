@@ -5,10 +5,6 @@ import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, rel } from './common.js';
 
-// test/helpers.ts imports trainTokenizer from here
-export { trainTokenizer } from '../tokenizer/train-corpus.js';
-export type { TokenizerTrainResult } from '../tokenizer/train-corpus.js';
-
 export const trainTokenizerCommand = {
   command: 'train-tokenizer',
   describe: 'train a byte-level BPE tokenizer (Hugging Face tokenizer.json)',
