@@ -6,8 +6,6 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import cliProgress from 'cli-progress';
-import { loadModelDir } from '../io/model-dir.js';
-import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { ChoiceScorer } from '../eval/choice-scorer.js';
 import { summarize, terminalTable, writeReports } from '../eval/mcq-report.js';
@@ -16,7 +14,7 @@ import { PromptStyle } from '../eval/prompt.js';
 import { Benchmark } from '../eval/subjects.js';
 import { formatSeconds } from '../train/progress.js';
 import { Args, handler, loadOptions, modelConfig, rel, requireDir, runtimeOptions, sessionOptions } from './common.js';
-import { checkVocab, tokenizerDirFor } from '../eval/chat.js';
+import { loadDecodingModel } from '../eval/chat.js';
 
 export const cevalCommand = {
   command: 'ceval',
@@ -48,8 +46,7 @@ export const cevalCommand = {
 
     const source = a.load_from as string;
     requireDir(source, 'model', 'train one with `minimind full-sft`');
-    const { config, params } = loadModelDir(source, modelConfig(a));
-    const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(source, a.tokenizer as string)), config);
+    const { config, params, tok } = loadDecodingModel({ loadFrom: source, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string });
     const scorer = await ChoiceScorer.create(config, params, await letterIds(tok), { ...sessionOptions(a), constWeights: true });
     const out = a.out as string;
     fs.mkdirSync(out, { recursive: true });

@@ -1,12 +1,10 @@
 // `minimind eval-ppl`: perplexity and bits per byte of a model on held-out text or token shards.
 import type { Argv } from 'yargs';
-import { loadModelDir } from '../io/model-dir.js';
 import { Scorer } from '../model/score.js';
-import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { perplexity, pplSamples } from '../eval/ppl.js';
 import { Args, handler, loadOptions, modelConfig, requireDir, runtimeOptions, sessionOptions } from './common.js';
-import { checkVocab, tokenizerDirFor } from '../eval/chat.js';
+import { loadDecodingModel } from '../eval/chat.js';
 
 export const evalPplCommand = {
   command: 'eval-ppl',
@@ -20,8 +18,7 @@ export const evalPplCommand = {
   handler: handler(async (a: Args) => {
     const src = a.load_from as string;
     requireDir(src, 'model', 'train one with `minimind pretrain`');
-    const { config, params } = loadModelDir(src, modelConfig(a));
-    const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(src, a.tokenizer as string)), config);
+    const { config, params, tok } = loadDecodingModel({ loadFrom: src, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string });
     const maxLen = (a.max_seq_len as number | undefined) ?? config.max_position_embeddings;
     if (!Number.isInteger(maxLen) || maxLen < 2) throw new UserError(`--max_seq_len must be an integer >= 2, got ${maxLen}`);
     const samples = await pplSamples(a.data_path as string, tok, (a.limit as number | undefined) ?? Infinity);

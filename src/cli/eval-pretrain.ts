@@ -1,11 +1,9 @@
 import type { Argv } from 'yargs';
 import chalk from 'chalk';
-import { loadModelDir } from '../io/model-dir.js';
 import { Generator } from '../model/generate.js';
-import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { streamText } from '../eval/generate-text.js';
 import { Args, handler, loadOptions, modelConfig, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
-import { checkVocab, tokenizerDirFor } from '../eval/chat.js';
+import { loadDecodingModel } from '../eval/chat.js';
 
 const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
 
@@ -19,8 +17,7 @@ export const evalPretrainCommand = {
   handler: handler(async (a: Args) => {
     const dir = a.load_from as string;
     requireDir(dir, 'model directory', 'train one with `minimind pretrain`');
-    const { config, params } = loadModelDir(dir, modelConfig(a));
-    const tok = checkVocab(MiniTokenizer.load(tokenizerDirFor(dir, a.tokenizer as string)), config);
+    const { config, params, tok } = loadDecodingModel({ loadFrom: dir, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string });
     const gen = await Generator.create(config, params, sessionOptions(a));
     const prompts = (a.prompts as string[] | undefined)?.length ? a.prompts as string[] : DEFAULT_PROMPTS;
     for (const p of prompts) {

@@ -26,13 +26,13 @@ export interface ChatModelOptions {
 }
 
 /** The model's own tokenizer files when it has them (a model directory), else `fallback`. */
-export function tokenizerDirFor(loadFrom: string, fallback = 'model'): string {
+function tokenizerDirFor(loadFrom: string, fallback = 'model'): string {
   const dir = fs.statSync(loadFrom).isDirectory() ? loadFrom : path.dirname(loadFrom);
   return fs.existsSync(path.join(dir, 'tokenizer.json')) ? dir : fallback;
 }
 
 /** A tokenizer whose ids the model can embed. */
-export function checkVocab(tok: MiniTokenizer, c: MiniMindConfig): MiniTokenizer {
+function checkVocab(tok: MiniTokenizer, c: MiniMindConfig): MiniTokenizer {
   if (tok.vocabSize > c.vocab_size) throw new UserError(`the tokenizer has ${tok.vocabSize} tokens but the model's vocabulary is ${c.vocab_size}: pass the model's tokenizer with --tokenizer`);
   return tok;
 }
