@@ -14,7 +14,7 @@ import { Generator } from '../src/model/generate.js';
 import { Params } from '../src/model/params.js';
 import { TrainSession } from '../src/model/train-session.js';
 import { LMTrainee } from '../src/train/lm-trainee.js';
-import { readMetrics, trainLoop } from '../src/train/loop.js';
+import { readMetrics, trainLoop, updateMode } from '../src/train/loop.js';
 import { Batch } from '../src/data/loader.js';
 import { cli, ROOT, tmpDir } from './helpers.js';
 
@@ -155,9 +155,9 @@ test('10 optimizer steps (accumulation 2, MiniMind LR schedule, clipping) follow
   const params: Params = new Map([...init].map(([k, v]) => [k, Float32Array.from(v.data as Float32Array)]));
   const batches = e.batches.map((b) => batchOf(b.input_ids, b.labels));
   const T = batches[0].T;
-  const trainee = await LMTrainee.create(config, params, { seqLen: T }, { threads: 1 });
-  const runDir = tmpDir();
   const acc = e.hyper.accumulation_steps;
+  const trainee = await LMTrainee.create(config, params, { seqLen: T, update: updateMode(acc) }, { threads: 1 });
+  const runDir = tmpDir();
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.length, batch: (_ep, b) => batches[b], tokens: (b) => b.B * b.T }, {
     stage: 'pretrain', runDir, epochs: e.hyper.epochs, accumulationSteps: acc, learningRate: e.hyper.learning_rate, schedule: 'minimind',
     warmupSteps: 0, gradClip: e.hyper.grad_clip, weightDecay: 0.01, logInterval: 1, saveInterval: 0, keepCheckpoints: 1, seed: 0,

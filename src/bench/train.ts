@@ -1,11 +1,11 @@
-// Training throughput of full optimizer steps (forward, backward, clipping, AdamW) on
+// Training throughput of full optimizer steps (forward, backward, clipping, AdamW: one graph) on
 // random tokens, as ../shared/bench/torch_baseline.py measures PyTorch. Modes: pretrain
 // (every position a label), sft (labels on half the positions), lora (rank-16 adapters on
 // the square layers, base frozen), dpo (rows are 2 x batch_size/2 pairs, with reference).
 import { MiniMindConfig } from '../model/config.js';
 import { initLora, isLora, loraHook, loraSpecs, loraTargets } from '../model/lora.js';
 import { initParams } from '../model/params.js';
-import { AdamW, clipScale } from '../runtime/optimizer.js';
+import { adamwScalars } from '../graph/adamw.js';
 import { SessionOptions } from '../runtime/session.js';
 import { DpoTrainee } from '../train/dpo-trainee.js';
 import { LMTrainee } from '../train/lm-trainee.js';
@@ -22,7 +22,7 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   const params = initParams(c);
   const t0 = performance.now();
   let trainee: Trainee<Batch>;
-  if (mode === 'dpo') trainee = await DpoTrainee.create(c, params, 0.15, T, so);
+  if (mode === 'dpo') trainee = await DpoTrainee.create(c, params, 0.15, { seqLen: T }, so);
   else if (mode === 'lora') {
     const lc = { r: 16, alpha: 16, dropout: 0, targets: loraTargets(c, 'square') };
     for (const [k, v] of initLora(c, lc)) params.set(k, v);
@@ -33,17 +33,17 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   const ids = BigInt64Array.from({ length: B * T }, () => BigInt(rng.int(c.vocab_size)));
   const labels = BigInt64Array.from({ length: B * T }, (_, i) => (mode === 'sft' && i % T < T / 2 ? -100n : BigInt(rng.int(c.vocab_size))));
   const batch: Batch = { ids, labels, B, T, labelTokens: B * T };
-  const opt = new AdamW();
   const losses: number[] = [];
+  let step = 0;
   const times = await timeIt(async () => {
-    const r = await trainee.step(batch);
-    opt.update(trainee.trainable, r.grads, 1e-4, clipScale(Math.sqrt(r.gradSumSq ?? 0), 1)); // as the training loop does
+    // one graph run: forward, backward, clipping and AdamW, as the training loop does
+    const r = await trainee.step(batch, adamwScalars({ lr: 1e-4, step: ++step, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxNorm: 1 }));
     losses.push(r.loss);
   }, warmup, timed);
   await trainee.release();
   const s = median(times);
   return { bench: 'train', mode, batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
-    trained_params: [...trainee.trainable.values()].reduce((p, a) => p + a.length, 0),
+    trained_params: [...trainee.shapes.values()].reduce((p, s) => p + s.reduce((a, b) => a * b, 1), 0),
     tokens_per_s: (B * T) / s, s_per_step: s, step_times_s: times, peak_rss_mb: peakRssMb(), session_build_s: buildS,
     loss_first: losses[0], loss_last: losses[losses.length - 1], ...machine() };
 }

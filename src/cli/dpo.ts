@@ -28,7 +28,7 @@ export const dpoCommand = {
     return (await runLMStage({
       stage: 'dpo', train: trainOptionsFrom(a), session: sessionOptions(a), data: dataOptionsFrom(a), dataStage: 'dpo', fromWeight,
       samples: (shards, tok, T) => new PairSamples(shards, T, tok.padId),
-      trainee: (c, params, build, so) => DpoTrainee.create(c, params, a.beta as number, build.seqLen!, so),
+      trainee: (c, params, build, so) => DpoTrainee.create(c, params, a.beta as number, build, so),
     })).code;
   }),
 };

@@ -2,6 +2,7 @@
 // grouped-query attention, SwiGLU), tied embeddings. One builder serves training
 // (loss and gradients) and decoding (KV cache, logits of the last position).
 import { Dim, mulDims } from '../graph/dims.js';
+import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
 import { FloatType, Graph, Tensor } from '../graph/graph.js';
 import { attention, crossEntropy, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
@@ -123,6 +124,13 @@ export interface BuildOptions {
    * `ref_logps` [B] holds the reference model's seq_logps, loss is sigmoid DPO.
    */
   objective?: { kind: 'lm' } | { kind: 'seqlogp' } | { kind: 'dpo'; beta: number };
+  /**
+   * What the backward pass ends in. gradients (default): outputs `grad.<name>` and
+   * `grad_sumsq`. accumulate: adds the gradients to inputs `grad_acc.<name>` (outputs
+   * `new.grad_acc.<name>`). adamw: a clipped AdamW step of the trainable weights (see
+   * appendAdamW): one graph per optimizer step.
+   */
+  update?: 'gradients' | 'accumulate' | 'adamw';
 }
 
 /** Largest block count with blocks of at least 128 positions that divides T. */
@@ -209,14 +217,30 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   return withGrads(g, params, loss, o);
 }
 
-/** Append the backward pass: `grad.<name>` per trainable weight and `grad_sumsq`. */
+/** Append the backward pass and what it ends in (BuildOptions.update). */
 function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: BuildOptions): TrainGraph {
   const trainable = [...params.keys()].filter((n) => (o.trainable ?? (() => true))(n));
   const grads = grad(g, [loss], trainable.map((n) => params.get(n)!));
-  let sumsq: Tensor | null = null;
-  for (const n of trainable) {
+  const gradOf = (n: string) => {
     const gt = grads.get(params.get(n)!);
     if (!gt) throw new Error(`parameter "${n}" does not affect the loss`);
+    return gt;
+  };
+  const update = o.update ?? 'gradients';
+  if (update === 'adamw') {
+    appendAdamW(g, trainable.map((name) => ({ name, param: params.get(name)!, grad: gradOf(name) })), [...g.outputs]);
+    return { graph: g, params, trainable };
+  }
+  if (update === 'accumulate') {
+    for (const n of trainable) {
+      const acc = g.input(accumulator(n), g.floatType, params.get(n)!.shape);
+      g.output(g.add(acc, gradOf(n)), updated(acc.name));
+    }
+    return { graph: g, params, trainable };
+  }
+  let sumsq: Tensor | null = null;
+  for (const n of trainable) {
+    const gt = gradOf(n);
     g.output(gt, `grad.${n}`);
     const sq = g.node('ReduceSumSquare', [gt], [{ dtype: gt.dtype, shape: [] }], { keepdims: { i: 0 } })[0];
     sumsq = sumsq ? g.add(sumsq, sq) : sq;
@@ -224,6 +248,19 @@ function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: Build
   // squared global gradient norm, for clipping without another pass over the gradients
   if (sumsq) g.output(sumsq, 'grad_sumsq');
   return { graph: g, params, trainable };
+}
+
+/** The input that sums a weight's gradients over the micro-batches of an accumulation group. */
+export const accumulator = (name: string) => `grad_acc.${name}`;
+
+/**
+ * The optimizer step of gradient accumulation (and data parallel): AdamW over the summed
+ * gradients `grad_acc.<name>` (the `grad_scale` scalar makes them a mean).
+ */
+export function buildApplyGraph(shapes: Map<string, number[]>, ft: FloatType = 'float32'): Graph {
+  const g = new Graph(ft);
+  appendAdamW(g, [...shapes].map(([name, shape]) => ({ name, param: g.input(name, ft, shape), grad: g.input(accumulator(name), ft, shape) })));
+  return g;
 }
 
 /**

@@ -1,52 +1,129 @@
-// One forward+backward of a training graph. Weights are wrapped as ORT tensors once and
-// read in place, so the optimizer's in-place updates are seen by the next run.
+// One training graph run per micro-batch. Its backward pass ends in one of three ways
+// (BuildOptions.update): `adamw`, the whole optimizer step in the graph (weights, moments
+// and gradients never leave ONNX Runtime); `accumulate`, gradients summed into resident
+// accumulators that a small apply graph turns into the AdamW step (accumulation, data
+// parallel); or `gradients`, returned to the caller (tests, tools).
+import { AdamWScalars, ADAMW_SCALARS, moment } from '../graph/adamw.js';
+import { ResidentState } from '../runtime/resident.js';
 import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
 import { MiniMindConfig } from './config.js';
 import { int64Tensor, PositionInputs } from './feeds.js';
-import { buildTrainGraph, BuildOptions } from './minimind.js';
+import { accumulator, buildApplyGraph, buildTrainGraph, BuildOptions } from './minimind.js';
 import { Params } from './params.js';
 
 import type { Batch } from '../data/loader.js';
 export type { Batch };
 export interface StepResult {
-  loss: number; lmLoss: number; auxLoss: number; grads: Map<string, Float32Array>; gradSumSq: number; logits?: Float32Array;
+  loss: number; lmLoss: number; auxLoss: number;
+  /** global gradient norm before clipping (adamw) */
+  gradNorm?: number;
+  /** `gradients` mode only */
+  grads: Map<string, Float32Array>; gradSumSq: number; logits?: Float32Array;
   /** every other output by name (metrics, seq_logps) */
   values: Record<string, Float32Array>;
 }
 
+export type Update = NonNullable<BuildOptions['update']>;
+
 export class TrainSession {
   private weightFeeds: Record<string, ort.Tensor> = {};
   private positions: PositionInputs;
-  private constructor(readonly session: Session, readonly trainable: string[], readonly shapes: Map<string, number[]>, c: MiniMindConfig) {
+  readonly state: ResidentState;
+  private constructor(readonly session: Session, private applier: Session | null, readonly trainable: string[],
+    readonly shapes: Map<string, number[]>, readonly update: Update, c: MiniMindConfig) {
     this.positions = new PositionInputs(c);
+    this.state = new ResidentState(session.provider === 'webgpu');
   }
 
   static async create(c: MiniMindConfig, build: BuildOptions = {}, so: SessionOptions = {}): Promise<TrainSession> {
+    const update = build.update ?? 'gradients';
     const tg = buildTrainGraph(c, build);
     const shapes = new Map([...tg.params].map(([n, t]) => [n, t.shape as number[]]));
-    return new TrainSession(await createSession(tg.graph, so), tg.trainable, shapes, c);
+    const keep = (g: { outputs: { name: string }[] }) => g.outputs.map((o) => o.name).filter((n) => n.startsWith('new.'));
+    const session = await createSession(tg.graph, { ...so, deviceOutputs: keep(tg.graph) });
+    let applier: Session | null = null;
+    if (update === 'accumulate') {
+      const ag = buildApplyGraph(new Map(tg.trainable.map((n) => [n, shapes.get(n)!])), tg.graph.floatType);
+      applier = await createSession(ag, { ...so, provider: session.provider, quiet: true, deviceOutputs: keep(ag) });
+    }
+    return new TrainSession(session, applier, tg.trainable, shapes, update, c);
   }
 
-  /** Point the session at these weight arrays (call again after replacing an array). */
+  /**
+   * Point the session at these weight arrays. Weights the session updates (and the optimizer
+   * moments, zero, or accumulators) become resident state: on the CPU updated in place in
+   * these very arrays.
+   */
   bind(params: Params): void {
     this.weightFeeds = {};
+    const updated = new Set(this.update === 'gradients' ? [] : this.trainable);
     for (const [name, shape] of this.shapes) {
       const a = params.get(name);
       if (!a) throw new Error(`missing weight "${name}"`);
-      this.weightFeeds[name] = new ort.Tensor('float32', a, shape);
+      if (updated.has(name)) this.state.add(name, a, shape);
+      else this.weightFeeds[name] = new ort.Tensor('float32', a, shape);
+    }
+    for (const name of updated) {
+      const shape = this.shapes.get(name)!, n = params.get(name)!.length;
+      for (const k of this.update === 'accumulate' ? [accumulator(name), moment('m', name), moment('v', name)] : [moment('m', name), moment('v', name)]) {
+        this.state.add(k, new Float32Array(n), shape);
+      }
     }
   }
 
-  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>, extra: Record<string, ort.Tensor> = {}): Promise<StepResult> {
-    const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]), ...extra };
-    const out = await this.session.run(feeds);
+  /** Forward and backward of one micro-batch; with `adamw`, also the optimizer step (scalars required). */
+  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>, extra: Record<string, ort.Tensor> = {}, scalars?: AdamWScalars): Promise<StepResult> {
+    if (this.update === 'adamw' && !scalars) throw new Error('TrainSession.step: this graph updates the weights and needs the AdamW scalars');
+    const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]), ...extra,
+      ...(this.update === 'adamw' ? scalarFeeds(scalars!) : {}) };
+    const out = await this.state.run(this.session, feeds);
     const grads = new Map<string, Float32Array>();
-    for (const n of this.trainable) grads.set(n, out[`grad.${n}`].data as Float32Array);
+    if (this.update === 'gradients') for (const n of this.trainable) grads.set(n, out[`grad.${n}`].data as Float32Array);
     const num = (k: string) => (out[k] ? (out[k].data as Float32Array)[0] : 0);
     const values: Record<string, Float32Array> = {};
-    for (const [k, v] of Object.entries(out)) if (!k.startsWith('grad.')) values[k] = v.data as Float32Array;
-    return { loss: num('loss'), lmLoss: num('lm_loss'), auxLoss: num('aux_loss'), grads, gradSumSq: num('grad_sumsq'), logits: out.logits?.data as Float32Array | undefined, values };
+    for (const [k, v] of Object.entries(out)) if (!k.startsWith('grad.') && !k.startsWith('new.') && v.location === 'cpu') values[k] = v.data as Float32Array;
+    return { loss: num('loss'), lmLoss: num('lm_loss'), auxLoss: num('aux_loss'), gradNorm: out.grad_norm ? num('grad_norm') : undefined,
+      grads, gradSumSq: num('grad_sumsq'), logits: out.logits?.data as Float32Array | undefined, values };
   }
 
-  release(): Promise<void> { return this.session.release(); }
+  /** `accumulate`: the summed gradients on the host, in `trainable` order (for the all-reduce). */
+  async accumulators(): Promise<Float32Array[]> {
+    return Promise.all(this.trainable.map((n) => this.state.read(accumulator(n))));
+  }
+
+  /** `accumulate`: replace the sums (after an all-reduce on a GPU provider's downloaded copies). */
+  async setAccumulators(sums: Float32Array[]): Promise<void> {
+    await Promise.all(this.trainable.map((n, i) => this.state.write(accumulator(n), sums[i])));
+  }
+
+  /** `accumulate`: the AdamW step from the summed gradients (scalars.grad_scale makes them a mean); zeroes the sums. Returns the gradient norm. */
+  async apply(scalars: AdamWScalars): Promise<number> {
+    if (!this.applier) throw new Error('TrainSession.apply: this graph does not accumulate gradients');
+    const out = await this.state.run(this.applier, scalarFeeds(scalars));
+    const zero = (n: string) => this.state.write(accumulator(n), new Float32Array(this.shapes.get(n)!.reduce((a, b) => a * b, 1)));
+    if (this.state.onDevice) await Promise.all(this.trainable.map(zero));
+    else for (const n of this.trainable) (await this.state.read(accumulator(n))).fill(0);
+    return (out.grad_norm.data as Float32Array)[0];
+  }
+
+  /** The trained weights and the optimizer's moments, on the host. */
+  async snapshot(): Promise<{ weights: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
+    const read = async (f: (n: string) => string) => new Map(await Promise.all(this.trainable.map(async (n) => [n, await this.state.read(f(n))] as const)));
+    if (this.update === 'gradients') throw new Error('TrainSession.snapshot: this graph keeps no optimizer state');
+    return { weights: await read((n) => n), m: await read((n) => moment('m', n)), v: await read((n) => moment('v', n)) };
+  }
+
+  /** Resume: overwrite weights and moments (absent moments stay zero). */
+  async restore(weights: Map<string, Float32Array>, m: Map<string, Float32Array>, v: Map<string, Float32Array>): Promise<void> {
+    for (const n of this.trainable) {
+      await this.state.write(n, weights.get(n)!);
+      const mn = m.get(n), vn = v.get(n);
+      if (mn && vn) { await this.state.write(moment('m', n), mn); await this.state.write(moment('v', n), vn); }
+    }
+  }
+
+  async release(): Promise<void> { this.state.dispose(); await this.session.release(); await this.applier?.release(); }
 }
+
+const scalarTensor = (x: number) => new ort.Tensor('float32', new Float32Array([x]), []);
+const scalarFeeds = (s: AdamWScalars) => Object.fromEntries(ADAMW_SCALARS.map((k) => [k, scalarTensor(s[k])]));

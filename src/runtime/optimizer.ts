@@ -1,6 +1,8 @@
-// AdamW with PyTorch semantics (decoupled weight decay, bias correction), global-norm
-// gradient clipping and learning-rate schedules, updating parameter arrays in place:
-// ONNX Runtime reads CPU inputs without copying, so the next run sees the new values.
+// AdamW on the host, in the float32 arithmetic and op order of the graph update that
+// training runs (src/graph/adamw.ts), so the two agree bit for bit: the reference the
+// graph is tested against, itself tested against PyTorch. Also global-norm clipping and
+// the learning-rate schedules.
+import { adamwScalars } from '../graph/adamw.js';
 
 export interface AdamWOptions { beta1?: number; beta2?: number; eps?: number; weightDecay?: number }
 
@@ -14,34 +16,37 @@ export class AdamW {
     this.beta1 = o.beta1 ?? 0.9; this.beta2 = o.beta2 ?? 0.999; this.eps = o.eps ?? 1e-8; this.weightDecay = o.weightDecay ?? 0.01;
   }
 
-  /** One update of every parameter that has a gradient, each gradient scaled by gradScale (clipping). */
-  update(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number, gradScale = 1): void {
+  /**
+   * One update of every parameter that has a gradient. `scale` multiplies the gradients
+   * first (clipping, and 1/n for a sum of n micro-batches), as the graph's update does.
+   */
+  update(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr: number, scale = 1): void {
     this.step++;
-    const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
-    const stepSize = lr / (1 - b1 ** this.step);
-    const bc2sqrt = Math.sqrt(1 - b2 ** this.step);
-    const decay = 1 - lr * this.weightDecay;
+    const s = adamwScalars({ lr, step: this.step, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, maxNorm: 0 });
+    const c = f(scale), c1 = f(f(s.adam_b1c) * c), c2 = f(f(f(s.adam_b2c) * c) * c);
     for (const [name, g] of grads) {
       const p = params.get(name);
       if (!p) throw new Error(`optimizer: gradient for unknown parameter "${name}"`);
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v) { m = new Float32Array(p.length); v = new Float32Array(p.length); this.m.set(name, m); this.v.set(name, v); }
-      adamwKernel(p, g, m, v, b1, b2, eps, stepSize, bc2sqrt, decay, gradScale);
+      adamwKernel(p, g, m, v, f(s.adam_b1), c1, f(s.adam_b2), c2, f(s.adam_k1), f(s.adam_k2), f(s.adam_decay));
     }
   }
 }
 
-// Kept monomorphic and free of closures so V8 compiles it to a tight loop. The clipping
-// factor is folded into the moment coefficients: m += (1-b1)*(s*g), v += (1-b2)*(s*g)^2.
-function adamwKernel(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number,
-  eps: number, stepSize: number, bc2sqrt: number, decay: number, scale: number): void {
-  const c1 = (1 - b1) * scale, c2 = (1 - b2) * scale * scale, inv = 1 / bc2sqrt, n = p.length;
-  for (let i = 0; i < n; i++) {
+const f = Math.fround;
+
+// Every operation rounds to float32 as the graph's ops do (a double-precision +, -, *, /
+// or sqrt of float32 values, rounded once, is the float32 result).
+function adamwKernel(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, c1: number, b2: number, c2: number,
+  k1: number, k2: number, decay: number): void {
+  for (let i = 0; i < p.length; i++) {
     const gi = g[i];
-    const mi = b1 * m[i] + c1 * gi;
-    const vi = b2 * v[i] + c2 * gi * gi;
+    const mi = f(f(m[i] * b1) + f(gi * c1));
+    const vi = f(f(v[i] * b2) + f(f(gi * gi) * c2));
+    const denom = f(f(f(Math.sqrt(vi)) * k1) + k2);
     m[i] = mi; v[i] = vi;
-    p[i] = p[i] * decay - stepSize * mi / (Math.sqrt(vi) * inv + eps);
+    p[i] = f(f(p[i] * decay) - f(mi / denom));
   }
 }
 
@@ -51,9 +56,9 @@ export function sumOfSquares(grads: Iterable<Float32Array>): number {
   return sq;
 }
 
-/** The factor torch.nn.utils.clip_grad_norm_ scales gradients by, given their global norm. */
+/** The factor torch.nn.utils.clip_grad_norm_ scales gradients by, given their global norm (float32, as the graph computes it). */
 export function clipScale(norm: number, maxNorm: number): number {
-  const coef = maxNorm / (norm + 1e-6);
+  const coef = f(f(maxNorm) / f(f(norm) + f(1e-6)));
   return maxNorm > 0 && coef < 1 ? coef : 1;
 }
 

@@ -36,12 +36,15 @@ export interface SessionOptions {
   memPattern?: boolean;
   /** graph optimizers to turn off (by ORT name) */
   disabledOptimizers?: string[];
+  /** outputs a GPU provider keeps in device memory (`gpu-buffer`), to feed back as inputs */
+  deviceOutputs?: string[];
 }
 
 export interface Session {
   ort: ort.InferenceSession;
   provider: Exclude<Provider, 'auto'>;
-  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  /** fetches: outputs written into the given tensors (CPU: in place, no copy); others are allocated */
+  run(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o:
     intraOpNumThreads: o.threads ?? 0,
     interOpNumThreads: 1,
     graphOptimizationLevel: o.optimization ?? 'all',
+    ...(provider === 'webgpu' && o.deviceOutputs?.length ? { preferredOutputLocation: Object.fromEntries(o.deviceOutputs.map((n) => [n, 'gpu-buffer' as const])) } : {}),
     logSeverityLevel: 3,
     enableCpuMemArena: o.memArena ?? false,
     enableMemPattern: o.memPattern ?? false,
@@ -76,7 +80,7 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
         console.error(`note: no accelerator available (${failures.join('; ')}); running on the CPU`);
       }
       if (wanted === 'auto') autoChoice = p;
-      return { ort: s, provider: p, run: (feeds) => s.run(feeds), release: () => s.release() };
+      return { ort: s, provider: p, run: (feeds, fetches) => (fetches ? s.run(feeds, fetches) : s.run(feeds)), release: () => s.release() };
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
       if (wanted !== 'auto') {

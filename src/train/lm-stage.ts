@@ -20,7 +20,8 @@ import { rel } from '../util/paths.js';
 import { terminalChart } from './chart.js';
 import { resolveResume } from './checkpoint.js';
 import { LMTrainee } from './lm-trainee.js';
-import { readMetrics, Trainee, trainLoop } from './loop.js';
+import { readMetrics, Trainee, trainLoop, updateMode } from './loop.js';
+import { joinPeers } from './peers.js';
 import { DataOptions, TrainOptions } from './options.js';
 
 export interface LMStage {
@@ -57,7 +58,8 @@ function startingModel(s: LMStage, tok: MiniTokenizer): { config: MiniMindConfig
 }
 
 export async function runLMStage(s: LMStage): Promise<LMStageResult> {
-  const o = s.train, log = s.log ?? ((m: string) => process.stderr.write(m + '\n'));
+  const o = s.train;
+  let log = s.log ?? ((m: string) => process.stderr.write(m + '\n'));
   const runDir = path.join(o.outDir, o.saveWeight);
   const resume = resolveResume(runDir, o.fromResume);
   if (s.fromWeight && !fs.existsSync(s.fromWeight)) throw new UserError(`--from_weight ${s.fromWeight} does not exist (train the previous stage first)`);
@@ -68,26 +70,36 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   for (const [k, v] of s.extraParams?.(config) ?? []) params.set(k, v);
   const T = o.maxSeqLen;
   if (T > config.max_position_embeddings) throw new UserError(`--max_seq_len ${T} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
+  const peers = await joinPeers(s.session);
+  if (peers && peers.rank > 0) log = () => {}; // rank 0 speaks for the run
+  // rank 0 tokenizes the data; the others then find it in the shared cache
+  if (peers && peers.rank > 0) await peers.barrier();
   const shards = await prepareShards(s.data.dataPath, tok, path.join(runDir, 'data'), s.dataStage, {
     strict: s.data.strict, format: s.data.format, progress: s.data.progress, log,
   });
+  if (peers && peers.rank === 0) await peers.barrier();
   const samples = s.samples(shards, tok, T);
   if (samples.length === 0) throw new UserError(`no training samples (data too small for --max_seq_len ${T}?)`);
   const batches = samples instanceof PairSamples ? pairBatches(samples, o.batchSize, o.seed) : new Loader(samples, o.batchSize, o.seed);
-  const build = { seqLen: T, ...(s.build?.(config) ?? {}) };
+  const build: BuildOptions = { seqLen: T, ...(s.build?.(config) ?? {}), update: updateMode(o.accumulationSteps, peers?.world) };
   const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, s.session);
-  const nTrain = [...trainee.trainable.values()].reduce((p, x) => p + x.length, 0);
+  const nTrain = [...trainee.shapes.values()].reduce((p, x) => p + x.reduce((a, b) => a * b, 1), 0);
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${T} tokens, `
-    + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${resume ? `, resuming ${rel(resume)}` : ''}`);
+    + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${peers ? ` x ${peers.world} processes` : ''}`
+    + `${resume ? `, resuming ${rel(resume)}` : ''}`);
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.batchesPerEpoch, batch: (e, b) => batches.batch(e, b), tokens: (b) => b.B * b.T }, {
     stage: s.stage, runDir, epochs: o.epochs, maxSteps: o.maxSteps, accumulationSteps: o.accumulationSteps,
     learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
     weightDecay: o.weightDecay, logInterval: o.logInterval, saveInterval: o.saveInterval,
     keepCheckpoints: o.keepCheckpoints, seed: o.seed, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
     identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: T, data: dataFingerprint(shards.dir) },
-    record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress,
+    record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress, peers: peers ?? undefined,
   });
+  // the trained weights, wherever the provider kept them (on the CPU these are `params` already)
+  for (const [k, w] of (await trainee.snapshot()).weights) if (params.get(k) !== w) params.get(k)!.set(w);
   await trainee.release();
+  await peers?.close();
+  if (peers && peers.rank > 0) return { code: res.interrupted ? 130 : 0, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
   if (res.interrupted) {
     log(chalk.yellow(`interrupted at step ${res.step}/${res.totalSteps}: checkpoint saved; continue with --from_resume 1`));
     return { code: 130, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };

@@ -5,19 +5,51 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { AdamW, clipScale, learningRate, Schedule, sumOfSquares } from '../runtime/optimizer.js';
+import { adamwScalars, AdamWScalars } from '../graph/adamw.js';
+import { learningRate, Schedule } from '../runtime/optimizer.js';
 import { lossSvg } from './chart.js';
 import { checkIdentity, CheckpointError, loadCheckpoint, RunIdentity, saveCheckpoint, TrainState } from './checkpoint.js';
 import { Progress } from './progress.js';
 
-export interface StepOutput { loss: number; grads: Map<string, Float32Array>; /** squared gradient norm, if the graph computed it */ gradSumSq?: number; metrics?: Record<string, number> }
+export interface StepOutput {
+  loss: number;
+  /** global gradient norm before clipping, when the step also updated the weights */
+  gradNorm?: number;
+  metrics?: Record<string, number>;
+}
 
-/** What a stage trains: weights the optimizer updates in place, and one forward+backward. */
+/**
+ * What a stage trains. Its graph ends either in the optimizer step (`adamw`: one run per
+ * step, nothing leaves ONNX Runtime) or in gradient accumulators that `apply` turns into
+ * the step (`accumulate`: gradient accumulation, data parallel).
+ */
 export interface Trainee<B> {
-  readonly trainable: Map<string, Float32Array>;
+  /** shapes of the trained weights */
   readonly shapes: Map<string, number[]>;
-  step(batch: B): Promise<StepOutput>;
+  readonly update: 'adamw' | 'accumulate';
+  /** forward and backward of one micro-batch; `adamw` also updates (scalars given) */
+  step(batch: B, scalars?: AdamWScalars): Promise<StepOutput>;
+  /** `accumulate`: the summed gradients on the host, and writing them back after an all-reduce */
+  accumulators(): Promise<Float32Array[]>;
+  setAccumulators(sums: Float32Array[]): Promise<void>;
+  /** `accumulate`: the AdamW step from the sums (times scalars.grad_scale); returns the gradient norm */
+  apply(scalars: AdamWScalars): Promise<number>;
+  /** trained weights and optimizer moments, on the host */
+  snapshot(): Promise<{ weights: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> }>;
+  restore(weights: Map<string, Float32Array>, m: Map<string, Float32Array>, v: Map<string, Float32Array>): Promise<void>;
   release(): Promise<void>;
+}
+
+/** The update mode a run needs: gradients leave the graph only to be accumulated or all-reduced. */
+export const updateMode = (accumulationSteps: number, world = 1): Trainee<unknown>['update'] =>
+  accumulationSteps > 1 || world > 1 ? 'accumulate' : 'adamw';
+
+/** Data-parallel peers (src/parallel): every rank runs this loop on its share of the batches. */
+export interface Peers {
+  readonly rank: number;
+  readonly world: number;
+  allReduceMean(buffers: Float32Array[]): Promise<void>;
+  broadcast(buffers: Float32Array[]): Promise<void>;
 }
 
 export interface BatchSource<B> { readonly batchesPerEpoch: number; batch(epoch: number, b: number): B; tokens(batch: B): number }
@@ -46,17 +78,25 @@ export interface LoopOptions {
   progress?: boolean;
   /** receives every logged metrics entry */
   onLog?: (entry: Record<string, number>) => void;
+  /** data parallel: gradients are averaged over the peers; only rank 0 logs and saves */
+  peers?: Peers;
+  /** AdamW's betas and epsilon (default PyTorch's 0.9, 0.999, 1e-8) */
+  adam?: { beta1: number; beta2: number; eps: number };
 }
 
 export interface LoopResult { interrupted: boolean; step: number; totalSteps: number; lastLoss: number; seconds: number }
 
 export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o: LoopOptions): Promise<LoopResult> {
   const acc = Math.max(1, o.accumulationSteps);
+  const world = o.peers?.world ?? 1, rank = o.peers?.rank ?? 0, lead = rank === 0;
+  if (trainee.update !== updateMode(acc, world)) throw new Error(`trainLoop: a trainee built for "${trainee.update}" cannot run ${acc} accumulation steps on ${world} ranks`);
+  // `micro` counts micro-batches over all ranks; MiniMind's schedule runs on each rank's own count
   const totalMicro = o.epochs * data.batchesPerEpoch;
-  const totalSteps = o.maxSteps ?? Math.ceil(totalMicro / acc);
+  const perStep = acc * world;
+  const totalSteps = o.maxSteps ?? Math.ceil(totalMicro / perStep);
   if (totalSteps <= 0 || data.batchesPerEpoch <= 0) throw new CheckpointError(`nothing to train: ${data.batchesPerEpoch} batches per epoch, ${totalSteps} steps`);
-  const opt = new AdamW({ weightDecay: o.weightDecay });
-  let step = 0, micro = 0;
+  const adam = o.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+  let step = 0, micro = 0, optimizerStep = 0;
 
   if (o.resumeFrom) {
     const ck = loadCheckpoint(o.resumeFrom);
@@ -65,73 +105,89 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       throw new CheckpointError(`checkpoint ${o.resumeFrom} was trained with a different model config; pass the same model flags to resume`);
     }
     checkIdentity(o.resumeFrom, ck.state.identity, o.identity);
-    for (const [k, a] of trainee.trainable) {
-      const w = ck.weights.get(k);
-      if (!w || w.length !== a.length) throw new CheckpointError(`checkpoint ${o.resumeFrom} does not match this model: weight "${k}" ${w ? `has ${w.length} values, expected ${a.length}` : 'is missing'}`);
-      a.set(w); // in place: the session's tensors keep pointing at these arrays
-      const m = ck.m.get(k), v = ck.v.get(k);
-      if (m && v) { opt.m.set(k, m); opt.v.set(k, v); }
+    for (const [k, shape] of trainee.shapes) {
+      const w = ck.weights.get(k), n = shape.reduce((a, b) => a * b, 1);
+      if (!w || w.length !== n) throw new CheckpointError(`checkpoint ${o.resumeFrom} does not match this model: weight "${k}" ${w ? `has ${w.length} values, expected ${n}` : 'is missing'}`);
     }
-    opt.step = ck.state.optimizer_step;
+    await trainee.restore(ck.weights, ck.m, ck.v);
+    optimizerStep = ck.state.optimizer_step;
     step = ck.state.step;
     micro = ck.state.micro;
   }
+  // every rank starts from rank 0's weights (fresh weights come from one seed, but a peer
+  // could have loaded a different file)
+  if (o.peers) {
+    const snap = await trainee.snapshot();
+    const all = [...snap.weights.values(), ...snap.m.values(), ...snap.v.values()];
+    await o.peers.broadcast(all);
+    await trainee.restore(snap.weights, snap.m, snap.v);
+  }
 
-  fs.mkdirSync(o.runDir, { recursive: true });
   const metricsFile = path.join(o.runDir, 'metrics.jsonl');
-  if (!o.resumeFrom) fs.writeFileSync(metricsFile, '');
+  if (lead) {
+    fs.mkdirSync(o.runDir, { recursive: true });
+    if (!o.resumeFrom) fs.writeFileSync(metricsFile, '');
+  }
   const state = (): TrainState => ({
     stage: o.stage, step, total_steps: totalSteps, micro, epoch: Math.floor(micro / data.batchesPerEpoch),
-    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: opt.step, config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
+    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: optimizerStep, config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
   });
-  const save = () => saveCheckpoint(o.runDir, state(), new Map([...trainee.trainable].map(([k, a]) => [k, { shape: trainee.shapes.get(k)!, data: a }])), opt, o.keepCheckpoints);
+  const save = async () => {
+    const snap = await trainee.snapshot();
+    if (!lead) return;
+    saveCheckpoint(o.runDir, state(), new Map([...snap.weights].map(([k, a]) => [k, { shape: trainee.shapes.get(k)!, data: a }])), snap, o.keepCheckpoints);
+  };
 
   let stop = false, firstSignal = 0;
   const onSigint = () => {
     // a terminal's Ctrl-C can arrive twice (directly and forwarded by the launcher): a
     // second press counts only after a second
     if (stop && performance.now() - firstSignal > 1000) { process.stderr.write('\nsecond Ctrl-C: exiting without waiting for the checkpoint\n'); process.exit(130); }
-    if (!stop) { stop = true; firstSignal = performance.now(); process.stderr.write('\nCtrl-C: saving a checkpoint after this step (press again to quit now)\n'); }
+    if (!stop) {
+      stop = true; firstSignal = performance.now();
+      if (lead) process.stderr.write('\nCtrl-C: saving a checkpoint after this step (press again to quit now)\n');
+    }
   };
   process.on('SIGINT', onSigint);
-  const bar = new Progress(o.stage, totalSteps, step, process.stderr, o.progress !== false);
+  const bar = new Progress(o.stage, totalSteps, step, process.stderr, lead && o.progress !== false);
   const t0 = performance.now();
-  let accGrads: Map<string, Float32Array> | null = null;
   let winTokens = 0, winT = performance.now(), winLoss = 0, winN = 0, lastLoss = NaN;
   let winMetrics: Record<string, number> = {};
   try {
     while (step < totalSteps && !stop) {
-      let lossSum = 0, tokens = 0;
-      const stepMetrics: Record<string, number> = {};
-      let grads: Map<string, Float32Array> | null = null, sumsq: number | undefined;
-      for (let k = 0; k < acc; k++) {
-        const m = micro % totalMicro; // --max_steps beyond the epochs wraps around
-        const batch = data.batch(Math.floor(m / data.batchesPerEpoch), m % data.batchesPerEpoch);
-        const out = await trainee.step(batch);
-        micro++;
-        lossSum += out.loss;
-        tokens += data.tokens(batch);
-        for (const [key, val] of Object.entries(out.metrics ?? {})) {
-          winMetrics[key] = (winMetrics[key] ?? 0) + val / acc;
-          stepMetrics[key] = (stepMetrics[key] ?? 0) + val / acc;
-        }
-        if (acc === 1) { grads = out.grads; sumsq = out.gradSumSq; }
-        else {
-          accGrads ??= new Map([...out.grads].map(([n, g]) => [n, new Float32Array(g.length)]));
-          for (const [n, g] of out.grads) { const a = accGrads.get(n)!; for (let i = 0; i < g.length; i++) a[i] += g[i]; }
-        }
-      }
-      if (acc > 1) {
-        grads = accGrads!;
-        for (const a of grads.values()) for (let i = 0; i < a.length; i++) a[i] /= acc;
-      }
-      const gradNorm = Math.sqrt(sumsq ?? sumOfSquares(grads!.values()));
       // MiniMind sets its LR per micro-batch, from the 1-indexed micro-batch count over all
       // epochs; the optimizer step uses the one set for the group's last micro-batch
-      const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, micro, totalMicro)
+      const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, (micro + perStep) / world, totalMicro / world)
         : learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
-      opt.update(trainee.trainable, grads!, lr, clipScale(gradNorm, o.gradClip));
-      if (acc > 1) for (const a of accGrads!.values()) a.fill(0);
+      const scalars: AdamWScalars = adamwScalars({ lr, step: optimizerStep + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip, gradScale: 1 / acc });
+      let lossSum = 0, tokens = 0, gradNorm = NaN;
+      const stepMetrics: Record<string, number> = {};
+      for (let k = 0; k < acc; k++) {
+        const m = (micro + k * world + rank) % totalMicro; // --max_steps beyond the epochs wraps around
+        const batch = data.batch(Math.floor(m / data.batchesPerEpoch), m % data.batchesPerEpoch);
+        const out = await trainee.step(batch, trainee.update === 'adamw' ? scalars : undefined);
+        if (out.gradNorm !== undefined) gradNorm = out.gradNorm;
+        lossSum += out.loss;
+        tokens += data.tokens(batch);
+        for (const [key, val] of Object.entries(out.metrics ?? {})) stepMetrics[key] = (stepMetrics[key] ?? 0) + val / acc;
+      }
+      micro += perStep;
+      if (trainee.update === 'accumulate') {
+        if (o.peers) {
+          // one all-reduce carries the gradients and what the log needs: the mean loss and
+          // metrics over ranks, tokens, and whether any rank was asked to stop
+          const keys = Object.keys(stepMetrics).sort();
+          const info: Float32Array = Float32Array.from([lossSum, tokens, stop ? 1 : 0, ...keys.map((k) => stepMetrics[k])]);
+          const sums = await trainee.accumulators();
+          await o.peers.allReduceMean([...sums, info]);
+          await trainee.setAccumulators(sums); // (a no-op where they are the live arrays)
+          lossSum = info[0]; tokens = Math.round(info[1] * world); stop = info[2] > 0;
+          keys.forEach((k, i) => { stepMetrics[k] = info[3 + i]; });
+        }
+        gradNorm = await trainee.apply(scalars);
+      }
+      for (const [key, val] of Object.entries(stepMetrics)) winMetrics[key] = (winMetrics[key] ?? 0) + val;
+      optimizerStep++;
       step++;
       lastLoss = lossSum / acc;
       winLoss += lastLoss; winN++; winTokens += tokens;
@@ -143,18 +199,18 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         const entry: Record<string, number> = { step, epoch: Math.floor((micro - 1) / data.batchesPerEpoch), loss: winLoss / winN, lr, grad_norm: gradNorm,
           tokens_per_s: tps, elapsed_s: (now - t0) / 1000 };
         for (const [key, val] of Object.entries(winMetrics)) entry[key] = val / winN;
-        fs.appendFileSync(metricsFile, JSON.stringify(entry) + '\n');
+        if (lead) fs.appendFileSync(metricsFile, JSON.stringify(entry) + '\n');
         o.onLog?.(entry);
         winLoss = 0; winN = 0; winTokens = 0; winT = now; winMetrics = {};
       }
-      if (o.saveInterval > 0 && step % o.saveInterval === 0 && step < totalSteps) save();
+      if (o.saveInterval > 0 && step % o.saveInterval === 0 && step < totalSteps) await save();
     }
-    save();
+    await save();
   } finally {
     bar.stop();
     process.off('SIGINT', onSigint);
   }
-  writeLossChart(o.runDir, o.stage);
+  if (lead) writeLossChart(o.runDir, o.stage);
   return { interrupted: stop && step < totalSteps, step, totalSteps, lastLoss, seconds: (performance.now() - t0) / 1000 };
 }
 

@@ -1,0 +1,63 @@
+// Tensors that stay with ONNX Runtime from one run to the next (weights being trained,
+// optimizer moments, gradient accumulators): a run's output `new.<name>` replaces input
+// <name>. On the CPU (and CUDA, whose outputs come back to host memory) the output is
+// written into the input's own buffer, so nothing is copied; on WebGPU the output stays in
+// GPU memory and is the next run's input, so the state lives on the device between steps.
+import { ort, Session } from './session.js';
+
+export class ResidentState {
+  private tensors = new Map<string, ort.Tensor>();
+  private dims = new Map<string, number[]>();
+
+  /** onDevice: the session keeps `new.*` outputs in GPU memory (SessionOptions.deviceOutputs) */
+  constructor(readonly onDevice: boolean) {}
+
+  /** Start tracking `name` with these values (on the CPU the array itself is the state). */
+  add(name: string, data: Float32Array, dims: number[]): void {
+    this.dims.set(name, dims);
+    this.replace(name, new ort.Tensor('float32', data, dims));
+  }
+
+  has(name: string): boolean { return this.tensors.has(name); }
+  names(): string[] { return [...this.tensors.keys()]; }
+
+  /** Outputs of a graph that are the new values of resident inputs. */
+  stateOutputs(outputNames: readonly string[]): string[] {
+    return outputNames.filter((o) => o.startsWith('new.') && this.tensors.has(o.slice(4)));
+  }
+
+  /** Run with every resident input the graph takes; its `new.*` outputs update the state. */
+  async run(session: Session, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    const all: Record<string, ort.Tensor> = { ...feeds };
+    for (const n of session.ort.inputNames) { const t = this.tensors.get(n); if (t) all[n] = t; }
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const o of session.ort.outputNames) fetches[o] = null;
+    if (!this.onDevice) for (const n of this.stateOutputs(session.ort.outputNames)) fetches[n] = this.tensors.get(n.slice(4))!;
+    const out = await session.run(all, fetches);
+    if (this.onDevice) for (const n of this.stateOutputs(session.ort.outputNames)) this.replace(n.slice(4), out[n]);
+    return out;
+  }
+
+  /** The current values, on the host (CPU: the live array; a GPU: a download). */
+  async read(name: string): Promise<Float32Array> {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`no resident tensor "${name}"`);
+    return (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+  }
+
+  /** Overwrite the values (resume): in place on the CPU, uploaded by the next run on a GPU. */
+  async write(name: string, data: Float32Array): Promise<void> {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`no resident tensor "${name}"`);
+    if (t.location === 'cpu') { if (t.data !== data) (t.data as Float32Array).set(data); }
+    else this.replace(name, new ort.Tensor('float32', Float32Array.from(data), this.dims.get(name)!));
+  }
+
+  private replace(name: string, t: ort.Tensor): void {
+    const old = this.tensors.get(name);
+    this.tensors.set(name, t);
+    if (old && old !== t && old.location !== 'cpu') old.dispose();
+  }
+
+  dispose(): void { for (const t of this.tensors.values()) if (t.location !== 'cpu') t.dispose(); this.tensors.clear(); }
+}
