@@ -33,8 +33,9 @@ function reduce(p: Piece, staged: Float32Array[], world: number): void {
   const d = p.buf;
   const end = p.start + p.n;
   if (staged.length === 1) {
+    // world 2: times 0.5 is the same exact operation as / 2, and about twice as fast
     const a = staged[0];
-    for (let i = p.start, j = p.at; i < end; i++, j++) d[i] = Math.fround(d[i] + a[j]) / world;
+    for (let i = p.start, j = p.at; i < end; i++, j++) d[i] = Math.fround(d[i] + a[j]) * 0.5;
     return;
   }
   for (let i = p.start, j = p.at; i < end; i++, j++) {
@@ -48,12 +49,23 @@ class CpuCollective implements Collective {
   readonly backend = 'cpu' as const;
   private seq = 0;
   private broken: Error | null = null;
+  /** A rank that left while no collective needed it: the next collective fails with this. */
+  private lost: Error | null = null;
+  /** Ranks whose part in the running collective is not finished yet. */
+  private pending = new Set<number>();
   private closed = false;
   private tail: Promise<unknown> = Promise.resolve();
   private staging: Float32Array[] = [];
 
   constructor(readonly rank: number, readonly world: number, private readonly links: Link[], private readonly timeoutMs: number) {
-    for (const l of links) l.sock.on('close', () => this.fail(disconnected(l.rank)));
+    // A rank that exits right after its last collective is normal (rank 0 may still be
+    // sending to slower ranks); one that leaves while still needed fails the collective now.
+    for (const l of links) {
+      l.sock.on('close', () => {
+        if (this.pending.has(l.rank)) this.fail(disconnected(l.rank));
+        else this.lost ??= disconnected(l.rank);
+      });
+    }
   }
 
   allReduceMean(buffers: Float32Array[]): Promise<void> {
@@ -67,7 +79,8 @@ class CpuCollective implements Collective {
   barrier(): Promise<void> {
     return this.run(Op.Barrier, [], async () => {
       if (this.rank !== 0) { await this.links[0].reader.read(OP_HEADER_BYTES); return; }
-      await Promise.all(this.links.map((l) => writeAll(l.sock, encodeOp({ op: Op.Barrier, seq: 0, buffers: 0, elements: 0 }))));
+      const ack = encodeOp({ op: Op.Barrier, seq: 0, buffers: 0, elements: 0 });
+      await Promise.all(this.links.map((l) => this.finish(l, [writeAll(l.sock, ack)])));
     });
   }
 
@@ -84,7 +97,9 @@ class CpuCollective implements Collective {
     const p = this.tail.then(async () => {
       if (this.closed) throw new CollectiveError(`data parallel: ${name} called after close()`);
       if (this.broken) throw this.broken;
+      if (this.lost) throw this.fail(this.lost);
       const seq = this.seq++;
+      for (const l of this.links) this.pending.add(l.rank);
       const elements = buffers.reduce((s, b) => s + b.length, 0);
       const header = encodeOp({ op, seq, buffers: buffers.length, elements });
       const work = (async () => {
@@ -97,6 +112,8 @@ class CpuCollective implements Collective {
           `data parallel: ${name} timed out after ${this.timeoutMs / 1000} s on rank ${this.rank} (another rank stopped or fell behind; MINIMIND_DIST_TIMEOUT sets the limit in seconds)`)));
       } catch (e) {
         throw this.fail(e as Error);
+      } finally {
+        this.pending.clear();
       }
     });
     this.tail = p.catch(() => {});
@@ -127,20 +144,26 @@ class CpuCollective implements Collective {
 
   private async reduceRoot(buffers: Float32Array[]): Promise<void> {
     const staged = this.links.map((_, i) => (this.staging[i] ??= new Float32Array(Math.min(CHUNK, buffers.reduce((s, b) => s + b.length, 0)))));
-    const sent: Promise<void>[] = [];
+    const sent: Promise<void>[][] = this.links.map(() => []);
     for (const { pieces, n } of chunks(buffers)) {
       for (let i = 0; i < this.links.length; i++) {
         if (staged[i].length < n) staged[i] = this.staging[i] = new Float32Array(CHUNK);
         await this.links[i].reader.readInto(bytesOf(staged[i].subarray(0, n)));
       }
       for (const p of pieces) reduce(p, staged, this.world);
-      for (const l of this.links) sent.push(...this.send(l, pieces.map((p) => p.buf.subarray(p.start, p.start + p.n))));
+      this.links.forEach((l, i) => sent[i].push(...this.send(l, pieces.map((p) => p.buf.subarray(p.start, p.start + p.n)))));
     }
-    await Promise.all(sent);
+    await Promise.all(this.links.map((l, i) => this.finish(l, sent[i])));
   }
 
   private async broadcastRoot(buffers: Float32Array[]): Promise<void> {
-    await Promise.all(this.links.flatMap((l) => this.send(l, buffers)));
+    await Promise.all(this.links.map((l) => this.finish(l, this.send(l, buffers))));
+  }
+
+  /** Rank 0: once its writes to a rank are with the kernel, that rank may leave. */
+  private async finish(l: Link, writes: Promise<void>[]): Promise<void> {
+    await Promise.all(writes);
+    this.pending.delete(l.rank);
   }
 
   /** Other ranks: send this rank's values (allReduceMean), then take the result in place. The
@@ -150,7 +173,7 @@ class CpuCollective implements Collective {
     const l = this.links[0];
     const sent = contribute ? this.send(l, buffers) : [];
     for (const b of buffers) await l.reader.readInto(bytesOf(b));
-    await Promise.all(sent);
+    await this.finish(l, sent);
   }
 
   /** Queue views of the buffers (no copies) as one writev; resolves when the kernel has them. */
