@@ -143,6 +143,7 @@ class CpuCollective implements Collective {
   }
 
   private async reduceRoot(buffers: Float32Array[]): Promise<void> {
+    if (this.links.length === 0) return; // world 1: the mean is the values
     const staged = this.links.map((_, i) => (this.staging[i] ??= new Float32Array(Math.min(CHUNK, buffers.reduce((s, b) => s + b.length, 0)))));
     const sent: Promise<void>[][] = this.links.map(() => []);
     for (const { pieces, n } of chunks(buffers)) {
