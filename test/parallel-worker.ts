@@ -19,10 +19,23 @@ const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
 async function main(): Promise<void> {
   const mode = process.env.WORKER_MODE;
+  if (mode === 'sigint') {
+    // count the SIGINTs that arrive within 300 ms of the first, then leave as Ctrl-C would
+    const out = process.env.WORKER_OUT!;
+    let n = 0;
+    process.on('SIGINT', () => {
+      if (n++ === 0) setTimeout(() => { fs.writeFileSync(path.join(out, `sigint${process.env.RANK}`), String(n)); process.exit(130); }, 300);
+    });
+    fs.writeFileSync(path.join(out, `rank${process.env.RANK}.json`), JSON.stringify({ pid: process.pid }));
+    await new Promise(() => setInterval(() => {}, 1000));
+  }
   if (mode === 'env' || mode === 'fail') {
     const out = process.env.WORKER_OUT!;
     fs.writeFileSync(path.join(out, `rank${process.env.RANK}.json`), JSON.stringify({ pid: process.pid, env: process.env }));
-    if (mode === 'fail' && process.env.RANK === '1') process.exit(3);
+    if (mode === 'fail' && process.env.RANK === '1') {
+      while (!fs.existsSync(path.join(out, 'rank0.json'))) await new Promise((r) => setTimeout(r, 20)); // rank 0 is up
+      process.exit(3);
+    }
     if (mode === 'fail') await new Promise(() => setInterval(() => {}, 1000)); // stopped by launch
     return;
   }

@@ -170,6 +170,19 @@ test('launch: every rank gets its place; a failing rank stops the others and is 
   assert.throws(() => process.kill(pid0, 0), /ESRCH/, 'rank 0 must have been stopped');
 });
 
+test('launch: Ctrl-C reaches every rank once, even when delivered twice; launch exits 130', { timeout: 30_000 }, async () => {
+  const out = tmpDir();
+  const run = launch({ nproc: 2, script: WORKER, args: [], env: { WORKER_MODE: 'sigint', WORKER_OUT: out } });
+  const ready = () => [0, 1].every((r) => fs.existsSync(path.join(out, `rank${r}.json`)));
+  while (!ready()) await new Promise((r) => setTimeout(r, 50));
+  // the terminal and the relaunching parent both deliver one Ctrl-C to launch
+  process.emit('SIGINT', 'SIGINT');
+  process.emit('SIGINT', 'SIGINT');
+  assert.equal(await run, 130);
+  for (const r of [0, 1]) assert.equal(fs.readFileSync(path.join(out, `sigint${r}`), 'utf8'), '1', `rank ${r}`);
+  assert.equal(process.listenerCount('SIGINT'), 0, 'launch removes its signal handlers');
+});
+
 test('launch through the CLI: rank argv verbatim, help of the ranks\' command, failure exits non-zero', { timeout: 60_000 }, () => {
   assert.deepEqual(rankArgv(['launch', '--nproc', '2', '--master_port=5', 'pretrain', '--batch_size', '4', '--help']), ['pretrain', '--batch_size', '4', '--help']);
   assert.equal(rankArgv(['launch', '--nproc', '2']), null);

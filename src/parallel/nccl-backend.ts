@@ -12,7 +12,6 @@ const NCCL_FLOAT32 = 7, NCCL_SUM = 0, NCCL_AVG = 4; // ncclDataType_t / ncclRedO
 const H2D = 1, D2H = 2; // cudaMemcpyKind
 const ID_BYTES = 128;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = ((...a: any[]) => any) & { async: (...a: any[]) => void };
 
 interface Api {
