@@ -15,6 +15,7 @@ import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
 import { evalPretrainCommand } from '../src/cli/eval-pretrain.js';
 import { installCudaCommand } from '../src/cli/install-cuda.js';
+import { launchCommand } from '../src/cli/launch.js';
 import { exportCommand } from '../src/cli/export.js';
 import { pretrainCommand } from '../src/cli/pretrain.js';
 import { chatApiCommand, serveCommand } from '../src/cli/serve.js';
@@ -55,6 +56,7 @@ await yargs(argv)
   .command(benchCommand)
   .command(installCudaCommand)
   .command(exportCommand)
+  .command(launchCommand)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
   .recommendCommands()
