@@ -19,6 +19,7 @@ const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
 async function main(): Promise<void> {
   const mode = process.env.WORKER_MODE;
+  if (!mode) return; // `node --test dist/test/` loads every file there: without a role this is not a rank
   if (mode === 'sigint') {
     // count the SIGINTs that arrive within 300 ms of the first, then leave as Ctrl-C would
     const out = process.env.WORKER_OUT!;
