@@ -3,6 +3,7 @@
 import ort from 'onnxruntime-node';
 import { Graph } from '../graph/graph.js';
 import { toOnnx } from '../graph/onnx.js';
+import { checkProviderOps, missingKernels } from './op-support.js';
 import { INSTALL_CUDA } from './providers.js';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
@@ -71,15 +72,23 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
   // ORT fuses x*sigmoid(x) into QuickGelu, which only has a float32 kernel
   if (!(graph instanceof Uint8Array) && graph.floatType === 'float64') o = { ...o, disabledOptimizers: [...(o.disabledOptimizers ?? []), 'QuickGeluFusion'] };
   const wanted = o.provider ?? 'cpu';
-  const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? (autoChoice ? [autoChoice] : ['cuda', 'webgpu', 'cpu']) : [wanted];
+  // a cached accelerator may lack a kernel this graph needs: then the CPU is next
+  const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? (autoChoice ? [...new Set([autoChoice, 'cpu' as const])] : ['cuda', 'webgpu', 'cpu']) : [wanted];
   const failures: string[] = [];
   for (const p of order) {
+    // checked before ORT is asked: it would silently run such nodes on the CPU
+    const missing = graph instanceof Uint8Array ? [] : missingKernels(graph, p);
+    if (missing.length) {
+      if (wanted !== 'auto') checkProviderOps(graph as Graph, p);
+      failures.push(`${p}: no kernel for ${missing.map((m) => m.split(' in ')[0]).join(', ')}`);
+      continue;
+    }
     try {
       const s = await create(bytes, p, o);
       if (wanted === 'auto' && p === 'cpu' && failures.length && !o.quiet) {
         console.error(`note: no accelerator available (${failures.join('; ')}); running on the CPU`);
       }
-      if (wanted === 'auto') autoChoice = p;
+      if (wanted === 'auto' && !(autoChoice && p === 'cpu' && failures.length)) autoChoice = p;
       return { ort: s, provider: p, run: (feeds, fetches) => (fetches ? s.run(feeds, fetches) : s.run(feeds)), release: () => s.release() };
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];

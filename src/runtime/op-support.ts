@@ -1,0 +1,76 @@
+// Ops our graphs use that a GPU execution provider has no kernel for. ONNX Runtime silently
+// places such nodes on the CPU (with copies to and from the device around each), so a GPU
+// run would be slow without saying why; we check the graph first and name what is missing.
+//
+// Sources (read for ONNX Runtime close to 1.30; our graphs are opset 23):
+//   webgpu: the kernel table of onnxruntime/core/providers/webgpu/webgpu_execution_provider.cc
+//     (the version with opset-25 Reshape/Identity kernels and RegisterKernels(graph_capture,
+//     enable_int64)), math/binary_elementwise_ops.cc (Equal: WebGpuSupportedNumberTypes =
+//     float, float16, int32, uint32) and tensor/where.cc (WhereOpTypeConstraints: float16,
+//     float, int32, uint32, bool).
+//   cuda: docs/OperatorKernels.md, CUDAExecutionProvider (the version listing opset-25 kernels).
+import { DType, Graph, Node } from '../graph/graph.js';
+import { ProviderError } from './session.js';
+
+export type GpuProvider = 'cuda' | 'webgpu';
+
+interface Gap {
+  op: string;
+  domain?: string;
+  /** the kernel exists but not for this element type of input `input` (default 0) */
+  dtype?: DType;
+  input?: number;
+}
+
+const WEBGPU_MISSING: Gap[] = [
+  // not in the kernel table at all
+  { op: 'ConstantOfShape' }, { op: 'IsNaN' }, { op: 'LogSoftmax' }, { op: 'Max' }, { op: 'Min' },
+  { op: 'NonZero' }, { op: 'Sign' }, { op: 'Size' },
+  // kernels without int64 (WGSL has no 64-bit integers)
+  { op: 'Equal', dtype: 'int64' },
+  { op: 'Where', dtype: 'int64', input: 1 },
+  // int64 Cast and Unsqueeze are registered only when the session enables int64 for
+  // WebGPU (graph capture or enable_int64), which ours do not
+  { op: 'Cast', dtype: 'int64' },
+  { op: 'Unsqueeze', dtype: 'int64' },
+];
+
+const CUDA_MISSING: Gap[] = [
+  // GroupQueryAttention: T = bfloat16, float16 only
+  { op: 'GroupQueryAttention', domain: 'com.microsoft', dtype: 'float32' },
+];
+
+export const MISSING_KERNELS: Record<GpuProvider, readonly Gap[]> = { webgpu: WEBGPU_MISSING, cuda: CUDA_MISSING };
+
+const isGpu = (p: string): p is GpuProvider => p === 'cuda' || p === 'webgpu';
+
+function gapOf(n: Node, gaps: readonly Gap[]): Gap | undefined {
+  return gaps.find((g) => g.op === n.op && (g.domain ?? '') === (n.domain ?? '') && (!g.dtype || n.inputs[g.input ?? 0]?.dtype === g.dtype));
+}
+
+/**
+ * The graph's nodes the provider has no kernel for, one line per op and element type:
+ * `Sign (float32) in grad/sign_12`, with a count when several nodes share it.
+ */
+export function missingKernels(graph: Graph, provider: string): string[] {
+  if (!isGpu(provider)) return [];
+  const found = new Map<string, { where: string; count: number }>();
+  for (const n of graph.nodes) {
+    const gap = gapOf(n, MISSING_KERNELS[provider]);
+    if (!gap) continue;
+    const key = `${n.domain ? `${n.domain}.` : ''}${n.op} (${n.inputs[gap.input ?? 0]?.dtype ?? 'none'})`;
+    const seen = found.get(key);
+    if (seen) seen.count++;
+    else found.set(key, { where: n.outputs[0]?.name ?? '?', count: 1 });
+  }
+  return [...found].map(([k, v]) => `${k} in ${v.where}${v.count > 1 ? ` (+${v.count - 1} more)` : ''}`);
+}
+
+/** Throw a ProviderError naming every op of the graph the provider cannot run. */
+export function checkProviderOps(graph: Graph, provider: string): void {
+  const missing = missingKernels(graph, provider);
+  if (!missing.length) return;
+  const other = provider === 'webgpu' ? 'cuda' : 'webgpu';
+  throw new ProviderError(`execution provider "${provider}" has no kernel for: ${missing.join('; ')}; ` +
+    `ONNX Runtime would run these on the CPU with a copy each way; choose --device cpu or ${other}`);
+}

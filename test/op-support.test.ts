@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Graph } from '../src/graph/graph.js';
+import { PRESETS } from '../src/model/config.js';
+import { buildTrainGraph } from '../src/model/minimind.js';
+import { checkProviderOps, missingKernels } from '../src/runtime/op-support.js';
+import { createSession, ProviderError } from '../src/runtime/session.js';
+
+function withSign(): Graph {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [4]);
+  g.output(g.scope('grad', () => g.sign(x)), 'y');
+  return g;
+}
+
+function plain(): Graph {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [4]);
+  g.output(g.mul(g.exp(x), 2), 'y');
+  return g;
+}
+
+test('the table catches a missing op by name, scope and dtype, and passes a graph without one', () => {
+  assert.throws(() => checkProviderOps(withSign(), 'webgpu'),
+    (e: Error) => e instanceof ProviderError && /"webgpu" has no kernel for: Sign \(float32\) in grad\/sign_\d+; .*--device cpu/.test(e.message));
+  assert.doesNotThrow(() => checkProviderOps(withSign(), 'cuda'));
+  assert.doesNotThrow(() => checkProviderOps(plain(), 'webgpu'));
+  assert.doesNotThrow(() => checkProviderOps(withSign(), 'cpu'));
+});
+
+test('type gaps: int64 Equal lacks a WebGPU kernel, float32 Equal has one', () => {
+  const g = new Graph();
+  const a = g.input('a', 'int64', [2]), b = g.input('b', 'float32', [2]);
+  g.output(g.equal(a, g.scalar(0, 'int64')), 'e1');
+  g.output(g.equal(b, 0), 'e2');
+  assert.deepEqual(missingKernels(g, 'webgpu').map((m) => m.split(' in ')[0]), ['Equal (int64)']);
+});
+
+test('createSession on webgpu fails with the naming error before ONNX Runtime is asked', async () => {
+  await assert.rejects(createSession(withSign(), { provider: 'webgpu' }),
+    (e: Error) => e instanceof ProviderError && /has no kernel for: Sign \(float32\)/.test(e.message));
+});
+
+test('the tiny training graph: exactly the ops the table predicts', () => {
+  const g = buildTrainGraph(PRESETS.tiny, { update: 'adamw', seqLen: 256 }).graph;
+  const ops = (p: string) => missingKernels(g, p).map((m) => m.split(' in ')[0]).sort();
+  assert.deepEqual(ops('webgpu'), ['ConstantOfShape (int64)', 'Equal (int64)', 'IsNaN (float32)', 'LogSoftmax (float32)',
+    'Max (float32)', 'Min (float32)', 'Unsqueeze (int64)', 'Where (int64)']);
+  assert.deepEqual(ops('cuda'), []);
+});
