@@ -76,8 +76,10 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
   const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? (autoChoice ? [...new Set([autoChoice, 'cpu' as const])] : ['cuda', 'webgpu', 'cpu']) : [wanted];
   const failures: string[] = [];
   for (const p of order) {
-    // checked before ORT is asked: it would silently run such nodes on the CPU
-    const missing = graph instanceof Uint8Array ? [] : missingKernels(graph, p);
+    // checked before ORT is asked: it would silently run such nodes on the CPU. The table is
+    // read from ORT's sources, not probed: MINIMIND_GPU_OP_CHECK=0 lets ORT place such nodes
+    // on the CPU, to measure what a GPU really does (scripts/device)
+    const missing = graph instanceof Uint8Array || process.env.MINIMIND_GPU_OP_CHECK === '0' ? [] : missingKernels(graph, p);
     if (missing.length) {
       if (wanted !== 'auto') checkProviderOps(graph as Graph, p);
       failures.push(`${p}: no kernel for ${missing.map((m) => m.split(' in ')[0]).join(', ')}`);
@@ -94,7 +96,8 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
       const msg = (e as Error).message.split('\n')[0];
       if (wanted !== 'auto') {
         if (p === 'cpu') throw e;
-        throw new ProviderError(`execution provider "${p}" could not start: ${msg}. ${HOW_TO_GET[p] ?? ''}`.trim());
+        // ORT's message starts with its source location and the failed condition
+        throw new ProviderError(`execution provider "${p}" could not start: ${msg.replace(/^.*? was false\. /, '').replace(/\.?$/, '.')} ${HOW_TO_GET[p] ?? ''}`.trim());
       }
       failures.push(`${p}: ${/shared library/i.test(msg) ? (p === 'cuda' ? `provider not installed (${INSTALL_CUDA})` : 'provider not installed') : /adapter/i.test(msg) ? 'no GPU adapter (needs a Vulkan driver)' : msg.slice(0, 80)}`);
     }
