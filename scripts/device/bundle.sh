@@ -14,6 +14,8 @@ baseline=${TORCH_BASELINE:-$root/../shared/bench/torch_baseline.py}
 
 die() { echo "bundle.sh: $*" >&2; exit 1; }
 [ -f dist/bin/minimind.js ] || die "no dist/: run npx tsc -p tsconfig.json first"
+stale=$(find src bin -name '*.ts' -newer dist/bin/minimind.js | head -n 3)
+[ -z "$stale" ] || die "dist/ is older than $(echo $stale): run npx tsc -p tsconfig.json again"
 [ -d node_modules/onnxruntime-node ] || die "no node_modules/: run npm ci --ignore-scripts first"
 [ "$(uname -m)" = x86_64 ] || die "the device machine is x86-64; bundle on an x86-64 machine (this is $(uname -m))"
 node=$(node -p process.execPath)
