@@ -7,7 +7,7 @@
 # JSON line per result to $OUT/results.jsonl (see scripts/device/README.md).
 # Without a GPU (a local dry run: OUT=/tmp/devout bash scripts/device/run.sh) the loaders go to
 # a scratch root instead of /, and the GPU checks record why they could not start.
-# Environment: RUN_BUDGET_S (480), MM_DIR (/tmp/mm), CHECKS (all: step,bench-webgpu-b4,torch,
+# Environment: RUN_BUDGET_S (480), MM_DIR (/tmp/mm), CHECKS (all: ops-webgpu,step,bench-webgpu-b4,torch,
 # bench-webgpu-b16,nccl,bench-cpu), plus the scripts' own knobs (STEP_*, TORCH_*).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ log=$OUT/log.txt results=$OUT/results.jsonl
 exec > >(tee -a "$log") 2>&1
 budget=${RUN_BUDGET_S:-480} start=$SECONDS
 mm=${MM_DIR:-/tmp/mm}
-checks=",${CHECKS:-step,bench-webgpu-b4,torch,bench-webgpu-b16,nccl,bench-cpu},"
+checks=",${CHECKS:-ops-webgpu,step,bench-webgpu-b4,torch,bench-webgpu-b16,nccl,bench-cpu},"
 say() { echo "== $*"; }
 note() { printf '{"run":"%s","rc":%s,"result":null,"error":"%s"}\n' "$1" "$2" "$3" >>"$results"; }
 
@@ -101,6 +101,10 @@ check() {
 }
 
 bench() { echo node dist/bin/minimind.js bench train --preset minimind-v1-small --max_seq_len 512 --json "$@"; }
+# our static op check first (it names the ops the WebGPU provider lacks); then the real
+# thing with it off, so ONNX Runtime places those nodes on the CPU and we see what it costs
+check ops-webgpu 20 $(bench --device webgpu --batch_size 4 --warmup 0 --timed 1)
+export MINIMIND_GPU_OP_CHECK=0
 check step 110 node scripts/device/step-check.mjs
 check bench-webgpu-b4 75 $(bench --device webgpu --batch_size 4)
 check torch 100 env PYTHONUNBUFFERED=1 python3 "$repo/scripts/device/torch_gpu.py" "$bundle/torch_baseline.py"
