@@ -20,7 +20,7 @@ log=$OUT/log.txt results=$OUT/results.jsonl
 exec > >(tee -a "$log") 2>&1
 budget=${RUN_BUDGET_S:-480} start=$SECONDS
 mm=${MM_DIR:-/tmp/mm}
-checks=",${CHECKS:-ops-webgpu,step,bench-webgpu-b4,torch,bench-webgpu-b16,nccl,bench-cpu},"
+checks=",${CHECKS:-ops-webgpu,step,bench-webgpu-b4,torch,bench-webgpu-b16,bench-webgpu-f16,nccl,bench-cpu},"
 say() { echo "== $*"; }
 note() { printf '{"run":"%s","rc":%s,"result":null,"error":"%s"}\n' "$1" "$2" "$3" >>"$results"; }
 
@@ -109,6 +109,7 @@ check step 110 node scripts/device/step-check.mjs
 check bench-webgpu-b4 75 $(bench --device webgpu --batch_size 4)
 check torch 100 env PYTHONUNBUFFERED=1 python3 "$repo/scripts/device/torch_gpu.py" "$bundle/torch_baseline.py"
 check bench-webgpu-b16 90 $(bench --device webgpu --batch_size 16)
+check bench-webgpu-f16 75 $(bench --device webgpu --batch_size 4 --dtype float16)
 check nccl 60 node scripts/device/nccl-check.mjs
 check bench-cpu 90 $(bench --device cpu --threads "${CPU_THREADS:-16}" --batch_size 4 --warmup 1 --timed 3)
 

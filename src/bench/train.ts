@@ -2,7 +2,9 @@
 // random tokens, as ../shared/bench/torch_baseline.py measures PyTorch. Modes: pretrain
 // (every position a label), sft (labels on half the positions), lora (rank-16 adapters on
 // the square layers, base frozen), dpo (rows are 2 x batch_size/2 pairs, with reference).
+import { HalfType } from '../graph/graph.js';
 import { MiniMindConfig } from '../model/config.js';
+import { BuildOptions } from '../model/minimind.js';
 import { initLora, isLora, loraHook, loraSpecs, loraTargets } from '../model/lora.js';
 import { initParams } from '../model/params.js';
 import { adamwScalars } from '../graph/adamw.js';
@@ -17,17 +19,19 @@ import { machine, median, peakRssMb, timeIt } from './stats.js';
 
 export type TrainMode = 'pretrain' | 'sft' | 'lora' | 'dpo';
 
-export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5, attnChunks?: number, mode: TrainMode = 'pretrain'): Promise<Record<string, unknown>> {
+export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5, attnChunks?: number, mode: TrainMode = 'pretrain',
+  dtype: 'float32' | HalfType = 'float32'): Promise<Record<string, unknown>> {
+  const mixed: BuildOptions = dtype === 'float32' ? {} : { matmulType: dtype, lossScaling: dtype === 'float16' };
   if (mode === 'dpo' && B % 2) throw new UserError('--mode dpo needs an even --batch_size (rows are chosen and rejected halves)');
   const params = initParams(c);
   const t0 = performance.now();
   let trainee: Trainee<Batch>;
-  if (mode === 'dpo') trainee = await DpoTrainee.create(c, params, 0.15, { seqLen: T }, so);
+  if (mode === 'dpo') trainee = await DpoTrainee.create(c, params, 0.15, { seqLen: T, ...mixed }, so);
   else if (mode === 'lora') {
     const lc = { r: 16, alpha: 16, dropout: 0, targets: loraTargets(c, 'square') };
     for (const [k, v] of initLora(c, lc)) params.set(k, v);
-    trainee = await LMTrainee.create(c, params, { seqLen: T, attnChunks, trainable: isLora, linearHook: loraHook(lc), extraParams: loraSpecs(c, lc) }, so);
-  } else trainee = await LMTrainee.create(c, params, { seqLen: T, attnChunks }, so);
+    trainee = await LMTrainee.create(c, params, { seqLen: T, attnChunks, trainable: isLora, linearHook: loraHook(lc), extraParams: loraSpecs(c, lc), ...mixed }, so);
+  } else trainee = await LMTrainee.create(c, params, { seqLen: T, attnChunks, ...mixed }, so);
   const buildS = (performance.now() - t0) / 1000;
   const rng = new Rng(0);
   const ids = BigInt64Array.from({ length: B * T }, () => BigInt(rng.int(c.vocab_size)));
@@ -37,12 +41,13 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   let step = 0;
   const times = await timeIt(async () => {
     // one graph run: forward, backward, clipping and AdamW, as the training loop does
-    const r = await trainee.step(batch, adamwScalars({ lr: 1e-4, step: ++step, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxNorm: 1 }));
+    const scale = mixed.lossScaling ? 2 ** 16 : 1;
+    const r = await trainee.step(batch, adamwScalars({ lr: 1e-4, step: ++step, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxNorm: 1, gradScale: 1 / scale }), scale);
     losses.push(r.loss);
   }, warmup, timed);
   await trainee.release();
   const s = median(times);
-  return { bench: 'train', mode, batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
+  return { bench: 'train', mode, dtype, batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
     trained_params: [...trainee.shapes.values()].reduce((p, s) => p + s.reduce((a, b) => a * b, 1), 0),
     tokens_per_s: (B * T) / s, s_per_step: s, step_times_s: times, peak_rss_mb: peakRssMb(), session_build_s: buildS,
     loss_first: losses[0], loss_last: losses[losses.length - 1], ...machine() };

@@ -5,6 +5,7 @@ import { benchTokenizer } from '../bench/tokenizer.js';
 import { benchData } from '../bench/data.js';
 import { benchCeval } from '../bench/ceval.js';
 import { benchServe } from '../bench/serve.js';
+import { HalfType } from '../graph/graph.js';
 import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
@@ -26,6 +27,7 @@ export const benchCommand = {
     .option('duration', { type: 'number', describe: 'serve: soak for this many seconds instead' })
     .option('load_from', { type: 'string', describe: 'serve: model directory (default: random weights of --preset)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
+    .option('dtype', { type: 'string', default: 'float32', choices: ['float32', 'float16', 'bfloat16'], describe: 'train: MatMul precision (mixed precision; float16 with loss scaling)' })
     .option('attn_chunks', { type: 'number', describe: 'train: causal attention query blocks (default: blocks of ~128)' })
     .option('mem_pattern', { type: 'boolean', default: false, describe: "ONNX Runtime's memory pattern planning" })
     .option('mem_arena', { type: 'boolean', default: false, describe: "ONNX Runtime's CPU memory arena (faster allocation, more memory)" })
@@ -43,7 +45,7 @@ export const benchCommand = {
     const res = a.what === 'serve' ? await benchServe(c, { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number,
       levels, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
       : a.what === 'train'
-      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode)
+      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
       : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: a.tokenizer as string, batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
       : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
         : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);

@@ -129,7 +129,7 @@ export function trainOptions<T>(y: Argv<T>, d: StageDefaults) {
     .option('seed', { type: 'number', default: 42, describe: 'initialization and data order', group: 'Training:' })
     .option(...bool01('progress', 'show a progress bar (0 or --no-progress: logs only)', true, 'Training:'))
     // MiniMind's flags that have no counterpart here: accepted, and a notice says so (see stage-args.ts)
-    .option('dtype', { type: 'string', default: 'float32', choices: ['float32', 'bfloat16', 'float16'], describe: 'MiniMind\'s mixed precision; training computes in float32 here', group: 'MiniMind compatibility:' })
+    .option('dtype', { type: 'string', default: 'float32', choices: ['float32', 'bfloat16', 'float16'], describe: 'mixed precision on --device cuda/webgpu: MatMuls in this type, weights float32 (float16 with dynamic loss scaling); the CPU trains in float32', group: 'MiniMind compatibility:' })
     .option('num_workers', { type: 'number', describe: 'MiniMind\'s data loader workers (no effect here)', group: 'MiniMind compatibility:' })
     .option(...bool01('use_compile', 'torch.compile in MiniMind (no effect here)', undefined, 'MiniMind compatibility:'))
     .option(...bool01('use_wandb', 'Weights & Biases logging (not available yet; metrics go to <run>/metrics.jsonl)', false, 'MiniMind compatibility:'))

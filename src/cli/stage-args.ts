@@ -17,7 +17,7 @@ export function trainOptionsFrom(a: Args): TrainOptions {
     schedule: a.schedule as Schedule, warmupSteps: a.warmup_steps as number, weightDecay: a.weight_decay as number, gradClip: a.grad_clip as number,
     logInterval: a.log_interval as number, saveInterval: a.save_interval as number, keepCheckpoints: a.keep_checkpoints as number,
     fromResume: (a.from_resume as boolean | string | undefined) ?? false, // no yargs default: it would swallow a bare --from_resume
-    seed: a.seed as number, progress: a.progress as boolean,
+    seed: a.seed as number, progress: a.progress as boolean, dtype: a.dtype as TrainOptions['dtype'],
   };
 }
 
@@ -49,7 +49,7 @@ export function resolveFromWeight(a: Args): string | undefined {
 export function compatNotices(a: Args): string[] {
   const out: string[] = [];
   const metrics = path.join(a.out_dir as string, a.save_weight as string, 'metrics.jsonl');
-  if (a.dtype !== undefined && a.dtype !== 'float32') out.push(`--dtype ${a.dtype} is accepted, but the CPU trains in float32 here (no mixed precision)`);
+  if (a.dtype !== undefined && a.dtype !== 'float32' && a.device !== 'cuda' && a.device !== 'webgpu') out.push(`--dtype ${a.dtype} applies to --device cuda or webgpu; the CPU trains in float32`);
   if (a.num_workers !== undefined) out.push('--num_workers has no effect here: samples are read from the token shards by the training process');
   if (a.use_compile) out.push('--use_compile has no effect here: ONNX Runtime optimizes the training graph itself');
   if (a.use_wandb) out.push(`--use_wandb: Weights & Biases logging does not exist yet; metrics go to ${metrics}`);

@@ -46,7 +46,8 @@ export interface AdamWEntry { name: string; param: Tensor; grad: Tensor }
  * clip factor needs every gradient), and `after` lists the other outputs (the loss, whose
  * last ops the backward pass does not wait for), made ancestors of the clip factor too.
  */
-export function appendAdamW(g: Graph, entries: AdamWEntry[], after: Tensor[] = []): Tensor {
+export function appendAdamW(g: Graph, entries: AdamWEntry[], o: { after?: Tensor[]; skipNonFinite?: boolean } = {}): Tensor {
+  const after = o.after ?? [];
   const f = g.floatType;
   const s: Record<string, Tensor> = {};
   for (const k of ADAMW_SCALARS) s[k] = g.input(k, f, []);
@@ -58,26 +59,38 @@ export function appendAdamW(g: Graph, entries: AdamWEntry[], after: Tensor[] = [
   if (!sumsq) throw new Error('appendAdamW: nothing to update');
   const norm = g.output(g.mul(g.sqrt(sumsq), s.grad_scale), 'grad_norm');
   // torch.nn.utils.clip_grad_norm_: g * min(1, max_norm / (norm + 1e-6))
-  let clip = g.node('Min', [g.div(s.clip_max_norm, g.add(norm, 1e-6)), g.scalar(1)], [{ dtype: f, shape: [] }])[0];
+  // (Where/Less and Not/Equal rather than Min and IsNaN: the WebGPU provider has neither)
+  const coef = g.div(s.clip_max_norm, g.add(norm, 1e-6));
+  let clip = g.where(g.less(coef, 1), coef, g.scalar(1));
   if (after.length) {
-    // an exact +0 that depends on every tensor in `after` (IsNaN keeps a NaN loss from leaking in)
+    // an exact +0 that depends on every tensor in `after` (the NaN test keeps a NaN loss from leaking in)
     const sum = after.map((t) => g.reduceSum(t, t.shape.map((_, i) => i), false)).reduce((a, b) => g.add(a, b));
-    clip = g.add(clip, g.mul(g.cast(g.node('IsNaN', [sum], [{ dtype: 'bool', shape: [] }])[0], f), 0));
+    clip = g.add(clip, g.mul(g.cast(g.not(g.equal(sum, sum)), f), 0));
   }
   const c = g.mul(clip, s.grad_scale);
-  const c1 = g.mul(s.adam_b1c, c), c2 = g.mul(g.mul(s.adam_b2c, c), c);
+  let c1 = g.mul(s.adam_b1c, c), c2 = g.mul(g.mul(s.adam_b2c, c), c);
   // scalars that depend on the clip factor (+0): no per-weight op can run before every
   // gradient exists, so none holds a weight-sized temporary through the backward pass
   const zero = g.mul(clip, 0);
-  const b1 = g.add(s.adam_b1, zero), b2 = g.add(s.adam_b2, zero), decay = g.add(s.adam_decay, zero);
+  let b1 = g.add(s.adam_b1, zero), b2 = g.add(s.adam_b2, zero), decay = g.add(s.adam_decay, zero), k2 = s.adam_k2;
+  // a non-finite norm (float16 overflow under loss scaling) skips the step: the moments keep
+  // their values (b = 1, c = 0), the weights too (decay 1, denominator infinite), and
+  // the gradients are zeroed first since inf * 0 is NaN
+  let finite: Tensor | null = null;
+  if (o.skipNonFinite) {
+    finite = g.equal(g.sub(norm, norm), g.scalar(0)); // inf - inf and NaN - NaN are NaN
+    const unless = (x: Tensor, v: number) => g.where(finite!, x, g.scalar(v));
+    c1 = unless(c1, 0); c2 = unless(c2, 0); b1 = unless(b1, 1); b2 = unless(b2, 1); decay = unless(decay, 1); k2 = unless(k2, Infinity);
+  }
   const named = (op: string, a: Tensor, b: Tensor, name: string) => g.node(op, [a, b], [{ dtype: f, shape: a.shape, name }])[0];
   for (const e of entries) {
     const m = g.input(moment('m', e.name), f, e.param.shape), v = g.input(moment('v', e.name), f, e.param.shape);
     g.scope(`adamw/${e.name}`, () => {
+      const grad = finite ? g.where(finite, e.grad, g.scalar(0)) : e.grad;
       // outputs named by their last op: an Identity would be one more pass
-      const m1 = g.output(named('Add', g.mul(m, b1), g.mul(e.grad, c1), updated(m.name)));
-      const v1 = g.output(named('Add', g.mul(v, b2), g.mul(g.mul(e.grad, e.grad), c2), updated(v.name)));
-      const denom = g.add(g.mul(g.sqrt(v1), s.adam_k1), s.adam_k2);
+      const m1 = g.output(named('Add', g.mul(m, b1), g.mul(grad, c1), updated(m.name)));
+      const v1 = g.output(named('Add', g.mul(v, b2), g.mul(g.mul(grad, grad), c2), updated(v.name)));
+      const denom = g.add(g.mul(g.sqrt(v1), s.adam_k1), k2);
       g.output(named('Sub', g.mul(e.param, decay), g.div(m1, denom), updated(e.name)));
     });
   }

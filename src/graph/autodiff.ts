@@ -4,7 +4,7 @@
 import { Dim } from './dims.js';
 import { Graph, GraphError, Node, Tensor, Vjp, VjpContext } from './graph.js';
 
-const FLOAT = new Set(['float32', 'float64', 'float16']);
+const FLOAT = new Set(['float32', 'float64', 'float16', 'bfloat16']);
 
 /** Sum `g` over the axes that were broadcast so that it has `shape` again. */
 export function reduceTo(g: Graph, x: Tensor, shape: Dim[]): Tensor {

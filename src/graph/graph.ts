@@ -3,7 +3,9 @@
 // surface later as a cryptic ONNX Runtime error.
 import { Dim, divDims, isUnknown, mulDims, prodDims, sameDim, shapeStr } from './dims.js';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8';
+/** What MatMul and Gemm compute in under mixed precision. */
+export type HalfType = 'float16' | 'bfloat16';
 export type FloatType = 'float32' | 'float64';
 
 export interface TensorValue { dtype: DType; dims: number[]; data: ArrayLike<number> | BigInt64Array }
@@ -94,6 +96,13 @@ export class Graph {
   private prefix: string[] = [];
   private openGroups: Group[] = [];
   private constCache = new Map<string, Tensor>();
+
+  /**
+   * Mixed precision: MatMul and Gemm of floatType inputs compute in this type (their
+   * inputs cast to it, the product cast back), as torch.autocast does; everything else,
+   * weights and their gradients included, stays in floatType.
+   */
+  matmulType: HalfType | null = null;
 
   constructor(readonly floatType: FloatType = 'float32') {}
 
@@ -215,6 +224,7 @@ export class Graph {
 
   // ---------------------------------------------------------------- linear algebra
   matmul(a: Tensor, b: Tensor): Tensor {
+    if (this.matmulType && a.dtype === this.floatType) return this.cast(this.matmul(this.cast(a, this.matmulType), this.cast(b, this.matmulType)), a.dtype);
     if (a.rank < 2 || b.rank < 2) fail('MatMul', 'inputs must have rank >= 2', [a, b]);
     if (a.dtype !== b.dtype) fail('MatMul', `dtype mismatch ${a.dtype} vs ${b.dtype}`, [a, b]);
     const k1 = a.shape[a.rank - 1], k2 = b.shape[b.rank - 2];
@@ -226,6 +236,7 @@ export class Graph {
 
   /** 2-D general matrix product op(A) @ op(B) (ONNX Gemm, no bias). */
   gemm(a: Tensor, b: Tensor, transA = false, transB = false, alpha = 1): Tensor {
+    if (this.matmulType && a.dtype === this.floatType) return this.cast(this.gemm(this.cast(a, this.matmulType), this.cast(b, this.matmulType), transA, transB, alpha), a.dtype);
     if (a.rank !== 2 || b.rank !== 2) fail('Gemm', 'inputs must be 2-D', [a, b]);
     const [m, k1] = transA ? [a.shape[1], a.shape[0]] : a.shape;
     const [k2, n] = transB ? [b.shape[1], b.shape[0]] : b.shape;
@@ -404,7 +415,7 @@ export class Graph {
 }
 
 export function onnxTypeCode(t: DType): number {
-  return { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 }[t];
+  return { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 }[t];
 }
 
 export function dimsMul(...ds: Dim[]): Dim { return ds.reduce<Dim>((p, d) => mulDims(p, d), 1); }

@@ -4,7 +4,7 @@
 import { Dim, mulDims } from '../graph/dims.js';
 import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
-import { FloatType, Graph, Tensor } from '../graph/graph.js';
+import { FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
 import { attention, crossEntropy, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
@@ -131,6 +131,14 @@ export interface BuildOptions {
    * appendAdamW): one graph per optimizer step.
    */
   update?: 'gradients' | 'accumulate' | 'adamw';
+  /** mixed precision: MatMul/Gemm compute in this type (weights and the rest stay float32) */
+  matmulType?: HalfType;
+  /**
+   * float16's dynamic loss scaling: the backward pass starts from loss x input `loss_scale`
+   * (so small gradients survive float16), the update divides it out again (grad_scale) and
+   * skips the step when the gradient norm is not finite (see appendAdamW).
+   */
+  lossScaling?: boolean;
 }
 
 /** Largest block count with blocks of at least 128 positions that divides T. */
@@ -169,6 +177,7 @@ export interface TrainGraph { graph: Graph; params: Map<string, Tensor>; trainab
 export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainGraph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
+  g.matmulType = o.matmulType ?? null;
   const T = o.seqLen ?? 'T';
   const objective = o.objective ?? { kind: 'lm' };
   const B = objective.kind === 'dpo' ? '2*P' : 'B'; // DPO rows: P chosen, then P rejected
@@ -220,7 +229,8 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
 /** Append the backward pass and what it ends in (BuildOptions.update). */
 function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: BuildOptions): TrainGraph {
   const trainable = [...params.keys()].filter((n) => (o.trainable ?? (() => true))(n));
-  const grads = grad(g, [loss], trainable.map((n) => params.get(n)!));
+  const seed = o.lossScaling ? g.mul(loss, g.input('loss_scale', g.floatType, [])) : loss;
+  const grads = grad(g, [seed], trainable.map((n) => params.get(n)!));
   const gradOf = (n: string) => {
     const gt = grads.get(params.get(n)!);
     if (!gt) throw new Error(`parameter "${n}" does not affect the loss`);
@@ -228,7 +238,7 @@ function withGrads(g: Graph, params: Map<string, Tensor>, loss: Tensor, o: Build
   };
   const update = o.update ?? 'gradients';
   if (update === 'adamw') {
-    appendAdamW(g, trainable.map((name) => ({ name, param: params.get(name)!, grad: gradOf(name) })), [...g.outputs]);
+    appendAdamW(g, trainable.map((name) => ({ name, param: params.get(name)!, grad: gradOf(name) })), { after: [...g.outputs], skipNonFinite: o.lossScaling });
     return { graph: g, params, trainable };
   }
   if (update === 'accumulate') {
@@ -257,9 +267,9 @@ export const accumulator = (name: string) => `grad_acc.${name}`;
  * The optimizer step of gradient accumulation (and data parallel): AdamW over the summed
  * gradients `grad_acc.<name>` (the `grad_scale` scalar makes them a mean).
  */
-export function buildApplyGraph(shapes: Map<string, number[]>, ft: FloatType = 'float32'): Graph {
+export function buildApplyGraph(shapes: Map<string, number[]>, ft: FloatType = 'float32', skipNonFinite = false): Graph {
   const g = new Graph(ft);
-  appendAdamW(g, [...shapes].map(([name, shape]) => ({ name, param: g.input(name, ft, shape), grad: g.input(accumulator(name), ft, shape) })));
+  appendAdamW(g, [...shapes].map(([name, shape]) => ({ name, param: g.input(name, ft, shape), grad: g.input(accumulator(name), ft, shape) })), { skipNonFinite });
   return g;
 }
 

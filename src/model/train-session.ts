@@ -35,6 +35,9 @@ export class TrainSession {
     this.state = new ResidentState(session.provider === 'webgpu');
   }
 
+  /** whether the graph takes `loss_scale` */
+  get lossScaled(): boolean { return this.session.ort.inputNames.includes('loss_scale'); }
+
   static async create(c: MiniMindConfig, build: BuildOptions = {}, so: SessionOptions = {}): Promise<TrainSession> {
     const update = build.update ?? 'gradients';
     const tg = buildTrainGraph(c, build);
@@ -43,7 +46,7 @@ export class TrainSession {
     const session = await createSession(tg.graph, { ...so, deviceOutputs: keep(tg.graph) });
     let applier: Session | null = null;
     if (update === 'accumulate') {
-      const ag = buildApplyGraph(new Map(tg.trainable.map((n) => [n, shapes.get(n)!])), tg.graph.floatType);
+      const ag = buildApplyGraph(new Map(tg.trainable.map((n) => [n, shapes.get(n)!])), tg.graph.floatType, build.lossScaling);
       applier = await createSession(ag, { ...so, provider: session.provider, quiet: true, deviceOutputs: keep(ag) });
     }
     return new TrainSession(session, applier, tg.trainable, shapes, update, c);
@@ -71,11 +74,14 @@ export class TrainSession {
     }
   }
 
-  /** Forward and backward of one micro-batch; with `adamw`, also the optimizer step (scalars required). */
-  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>, extra: Record<string, ort.Tensor> = {}, scalars?: AdamWScalars): Promise<StepResult> {
+  /**
+   * Forward and backward of one micro-batch; with `adamw`, also the optimizer step (scalars
+   * required). `lossScale` feeds a loss-scaling graph (BuildOptions.lossScaling).
+   */
+  async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>, extra: Record<string, ort.Tensor> = {}, scalars?: AdamWScalars, lossScale = 1): Promise<StepResult> {
     if (this.update === 'adamw' && !scalars) throw new Error('TrainSession.step: this graph updates the weights and needs the AdamW scalars');
     const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]), ...extra,
-      ...(this.update === 'adamw' ? scalarFeeds(scalars!) : {}) };
+      ...(this.update === 'adamw' ? scalarFeeds(scalars!) : {}), ...(this.lossScaled ? { loss_scale: scalarTensor(lossScale) } : {}) };
     const out = await this.state.run(this.session, feeds);
     const grads = new Map<string, Float32Array>();
     if (this.update === 'gradients') for (const n of this.trainable) grads.set(n, out[`grad.${n}`].data as Float32Array);

@@ -19,6 +19,9 @@ export interface TrainState {
   batch_in_epoch: number;
   seed: number;
   optimizer_step: number;
+  /** float16 loss scaling: the scale and the good steps since it last changed */
+  loss_scale?: number;
+  loss_scale_good_steps?: number;
   config: Record<string, unknown>;
   /** what a resumed run must share with this one (absent in checkpoints of older versions) */
   identity?: RunIdentity;

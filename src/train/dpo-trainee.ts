@@ -14,18 +14,18 @@ import { SessionTrainee } from './session-trainee.js';
 export class DpoTrainee extends SessionTrainee<Batch> {
   private constructor(policy: TrainSession, private reference: TrainSession) { super(policy); }
 
-  /** build: seqLen and update (see updateMode) */
-  static async create(c: MiniMindConfig, params: Params, beta: number, build: Pick<BuildOptions, 'seqLen' | 'update'>, so: SessionOptions): Promise<DpoTrainee> {
-    const reference = await TrainSession.create(c, { seqLen: build.seqLen, objective: { kind: 'seqlogp' }, trainable: () => false }, so);
+  /** build: seqLen, update (see updateMode) and mixed precision */
+  static async create(c: MiniMindConfig, params: Params, beta: number, build: Pick<BuildOptions, 'seqLen' | 'update' | 'matmulType' | 'lossScaling'>, so: SessionOptions): Promise<DpoTrainee> {
+    const reference = await TrainSession.create(c, { seqLen: build.seqLen, matmulType: build.matmulType, objective: { kind: 'seqlogp' }, trainable: () => false }, so);
     reference.bind(new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]))); // frozen copy
-    const policy = await TrainSession.create(c, { seqLen: build.seqLen, update: build.update ?? 'adamw', objective: { kind: 'dpo', beta } }, so);
+    const policy = await TrainSession.create(c, { ...build, update: build.update ?? 'adamw', objective: { kind: 'dpo', beta } }, so);
     policy.bind(params);
     return new DpoTrainee(policy, reference);
   }
 
-  async step(b: Batch, scalars?: AdamWScalars): Promise<StepOutput> {
+  async step(b: Batch, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
     const ref = (await this.reference.step(b)).values.seq_logps;
-    const r = await this.session.step(b, { ref_logps: new ort.Tensor('float32', ref, [b.B]) }, scalars);
+    const r = await this.session.step(b, { ref_logps: new ort.Tensor('float32', ref, [b.B]) }, scalars, lossScale);
     const m = (k: string) => r.values[k][0];
     return { loss: r.loss, gradNorm: r.gradNorm,
       metrics: { reward_margin: m('reward_margin'), reward_accuracy: m('reward_accuracy'), chosen_reward: m('chosen_reward'), rejected_reward: m('rejected_reward') } };

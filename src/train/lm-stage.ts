@@ -81,7 +81,10 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   const samples = s.samples(shards, tok, T);
   if (samples.length === 0) throw new UserError(`no training samples (data too small for --max_seq_len ${T}?)`);
   const batches = samples instanceof PairSamples ? pairBatches(samples, o.batchSize, o.seed) : new Loader(samples, o.batchSize, o.seed);
-  const build: BuildOptions = { seqLen: T, ...(s.build?.(config) ?? {}), update: updateMode(o.accumulationSteps, peers?.world) };
+  // mixed precision where the provider has half-precision MatMuls (the CPU's are slower than float32)
+  const gpu = s.session.provider === 'cuda' || s.session.provider === 'webgpu';
+  const mixed: BuildOptions = gpu && o.dtype && o.dtype !== 'float32' ? { matmulType: o.dtype, lossScaling: o.dtype === 'float16' } : {};
+  const build: BuildOptions = { seqLen: T, ...(s.build?.(config) ?? {}), ...mixed, update: updateMode(o.accumulationSteps, peers?.world) };
   const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, s.session);
   const nTrain = [...trainee.shapes.values()].reduce((p, x) => p + x.reduce((a, b) => a * b, 1), 0);
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${T} tokens, `

@@ -18,8 +18,8 @@ export class LMTrainee extends SessionTrainee<Batch> {
     return new LMTrainee(s);
   }
 
-  async step(b: Batch, scalars?: AdamWScalars): Promise<StepOutput> {
-    const r = await this.session.step(b, {}, scalars);
+  async step(b: Batch, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
+    const r = await this.session.step(b, {}, scalars, lossScale);
     const metrics: Record<string, number> = {};
     if (r.auxLoss) { metrics.aux_loss = r.auxLoss; metrics.lm_loss = r.lmLoss; }
     return { loss: r.loss, gradNorm: r.gradNorm, metrics };

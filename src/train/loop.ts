@@ -9,6 +9,7 @@ import { adamwScalars, AdamWScalars } from '../graph/adamw.js';
 import { learningRate, Schedule } from '../runtime/optimizer.js';
 import { lossSvg } from './chart.js';
 import { checkIdentity, CheckpointError, loadCheckpoint, RunIdentity, saveCheckpoint, TrainState } from './checkpoint.js';
+import { LossScaler } from './loss-scaler.js';
 import { Progress } from './progress.js';
 
 export interface StepOutput {
@@ -27,8 +28,10 @@ export interface Trainee<B> {
   /** shapes of the trained weights */
   readonly shapes: Map<string, number[]>;
   readonly update: 'adamw' | 'accumulate';
+  /** the graph scales its loss (float16): step() takes the scale */
+  readonly lossScaled?: boolean;
   /** forward and backward of one micro-batch; `adamw` also updates (scalars given) */
-  step(batch: B, scalars?: AdamWScalars): Promise<StepOutput>;
+  step(batch: B, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput>;
   /** `accumulate`: the summed gradients on the host, and writing them back after an all-reduce */
   accumulators(): Promise<Float32Array[]>;
   setAccumulators(sums: Float32Array[]): Promise<void>;
@@ -96,7 +99,8 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   const totalSteps = o.maxSteps ?? Math.ceil(totalMicro / perStep);
   if (totalSteps <= 0 || data.batchesPerEpoch <= 0) throw new CheckpointError(`nothing to train: ${data.batchesPerEpoch} batches per epoch, ${totalSteps} steps`);
   const adam = o.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-  let step = 0, micro = 0, optimizerStep = 0;
+  let step = 0, micro = 0, optimizerStep = 0, skipped = 0;
+  const scaler = trainee.lossScaled ? new LossScaler() : null;
 
   if (o.resumeFrom) {
     const ck = loadCheckpoint(o.resumeFrom);
@@ -111,6 +115,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
     }
     await trainee.restore(ck.weights, ck.m, ck.v);
     optimizerStep = ck.state.optimizer_step;
+    if (scaler && ck.state.loss_scale) { scaler.scale = ck.state.loss_scale; scaler.goodSteps = ck.state.loss_scale_good_steps ?? 0; }
     step = ck.state.step;
     micro = ck.state.micro;
   }
@@ -130,7 +135,8 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   }
   const state = (): TrainState => ({
     stage: o.stage, step, total_steps: totalSteps, micro, epoch: Math.floor(micro / data.batchesPerEpoch),
-    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: optimizerStep, config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
+    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: optimizerStep,
+    ...(scaler ? { loss_scale: scaler.scale, loss_scale_good_steps: scaler.goodSteps } : {}), config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
   });
   const save = async () => {
     const snap = await trainee.snapshot();
@@ -159,13 +165,14 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       // epochs; the optimizer step uses the one set for the group's last micro-batch
       const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, (micro + perStep) / world, totalMicro / world)
         : learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
-      const scalars: AdamWScalars = adamwScalars({ lr, step: optimizerStep + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip, gradScale: 1 / acc });
+      const lossScale = scaler?.scale ?? 1;
+      const scalars: AdamWScalars = adamwScalars({ lr, step: optimizerStep + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip, gradScale: 1 / (acc * lossScale) });
       let lossSum = 0, tokens = 0, gradNorm = NaN;
       const stepMetrics: Record<string, number> = {};
       for (let k = 0; k < acc; k++) {
         const m = (micro + k * world + rank) % totalMicro; // --max_steps beyond the epochs wraps around
         const batch = data.batch(Math.floor(m / data.batchesPerEpoch), m % data.batchesPerEpoch);
-        const out = await trainee.step(batch, trainee.update === 'adamw' ? scalars : undefined);
+        const out = await trainee.step(batch, trainee.update === 'adamw' ? scalars : undefined, lossScale);
         if (out.gradNorm !== undefined) gradNorm = out.gradNorm;
         lossSum += out.loss;
         tokens += data.tokens(batch);
@@ -186,8 +193,12 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         }
         gradNorm = await trainee.apply(scalars);
       }
+      if (scaler) {
+        // an overflowed step was skipped inside the graph: Adam's step count stays
+        if (scaler.update(gradNorm)) optimizerStep++; else skipped++;
+        stepMetrics.loss_scale = lossScale;
+      } else optimizerStep++;
       for (const [key, val] of Object.entries(stepMetrics)) winMetrics[key] = (winMetrics[key] ?? 0) + val;
-      optimizerStep++;
       step++;
       lastLoss = lossSum / acc;
       winLoss += lastLoss; winN++; winTokens += tokens;
@@ -199,6 +210,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         const entry: Record<string, number> = { step, epoch: Math.floor((micro - 1) / data.batchesPerEpoch), loss: winLoss / winN, lr, grad_norm: gradNorm,
           tokens_per_s: tps, elapsed_s: (now - t0) / 1000 };
         for (const [key, val] of Object.entries(winMetrics)) entry[key] = val / winN;
+        if (scaler) entry.skipped_steps = skipped; // overflowed steps so far
         if (lead) fs.appendFileSync(metricsFile, JSON.stringify(entry) + '\n');
         o.onLog?.(entry);
         winLoss = 0; winN = 0; winTokens = 0; winT = now; winMetrics = {};

@@ -29,6 +29,8 @@ export interface TrainOptions {
   fromResume: boolean | string;
   seed: number;
   progress: boolean;
+  /** mixed precision on GPU providers (MatMuls in this type; float16 with loss scaling); the CPU trains in float32 */
+  dtype?: 'float32' | 'float16' | 'bfloat16';
 }
 
 /** The training data: raw files (processed once into the run's cache) or a data-process directory. */

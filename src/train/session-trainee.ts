@@ -16,7 +16,8 @@ export abstract class SessionTrainee<B> implements Trainee<B> {
     return u;
   }
 
-  abstract step(batch: B, scalars?: AdamWScalars): Promise<StepOutput>;
+  abstract step(batch: B, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput>;
+  get lossScaled(): boolean { return this.session.lossScaled; }
   accumulators(): Promise<Float32Array[]> { return this.session.accumulators(); }
   setAccumulators(sums: Float32Array[]): Promise<void> { return this.session.setAccumulators(sums); }
   apply(scalars: AdamWScalars): Promise<number> { return this.session.apply(scalars); }
