@@ -64,6 +64,10 @@ test('a data-parallel run interrupted with Ctrl-C resumes with the same number o
   assert.ok(stoppedAt >= 5 && stoppedAt < 300, `stopped at ${stoppedAt}`);
   const resumed = cli(['launch', '--nproc_per_node', '2', ...run('split', 1, ...long, '--from_resume', '1')]);
   assert.equal(resumed.code, 0, resumed.stderr);
+  // another number of processes would take other batches per step: refused, naming it
+  const other = cli(run('split', 1, ...long, '--from_resume', '1'));
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, /trained by 2 process\(es\), this run has 1/);
   const full = cli(['launch', '--nproc_per_node', '2', ...run('full', 1, ...long)]);
   assert.equal(full.code, 0, full.stderr);
   // same processes, same batches, same thread count: bit-identical

@@ -37,6 +37,8 @@ export interface RunIdentity {
   max_seq_len: number;
   /** fingerprint of the token shards (see dataFingerprint) */
   data: string;
+  /** data-parallel processes (absent: 1): each optimizer step takes a batch from each */
+  world_size?: number;
 }
 
 /** Refuse to resume when the run's identity changed since the checkpoint, naming the field. */
@@ -46,6 +48,10 @@ export function checkIdentity(dir: string, saved: RunIdentity | undefined, now: 
     if (saved[k] !== undefined && saved[k] !== now[k]) {
       throw new CheckpointError(`cannot resume ${dir}: it was trained with --${k} ${saved[k]}, this run has --${k} ${now[k]} (pass the same value, or start a new run with another --save_weight)`);
     }
+  }
+  if ((saved.world_size ?? 1) !== (now.world_size ?? 1)) {
+    throw new CheckpointError(`cannot resume ${dir}: it was trained by ${saved.world_size ?? 1} process(es), this run has ${now.world_size ?? 1} `
+      + '(launch --nproc_per_node with the same number, or start a new run with another --save_weight)');
   }
   if (saved.data !== undefined && saved.data !== now.data) {
     throw new CheckpointError(`cannot resume ${dir}: the training data changed since the checkpoint (token shards ${saved.data}, now ${now.data}); `

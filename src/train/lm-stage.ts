@@ -95,7 +95,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
     learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
     weightDecay: o.weightDecay, logInterval: o.logInterval, saveInterval: o.saveInterval,
     keepCheckpoints: o.keepCheckpoints, seed: o.seed, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
-    identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: T, data: dataFingerprint(shards.dir) },
+    identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: T, data: dataFingerprint(shards.dir), ...(peers ? { world_size: peers.world } : {}) },
     record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress, peers: peers ?? undefined,
   });
   // the trained weights, wherever the provider kept them (on the CPU these are `params` already)
