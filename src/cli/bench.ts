@@ -6,6 +6,8 @@ import { benchData } from '../bench/data.js';
 import { benchCeval } from '../bench/ceval.js';
 import { benchServe } from '../bench/serve.js';
 import { HalfType } from '../graph/graph.js';
+import { benchMatmul, trainShapes } from '../bench/matmul.js';
+import { writeFileSync } from 'node:fs';
 import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
@@ -14,7 +16,11 @@ export const benchCommand = {
   command: 'bench <what>',
   describe: 'measure speed and memory (one JSON line with --json)',
   builder: (y: Argv) => runtimeOptions(modelOptions(y))
-    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data', 'ceval', 'serve'], describe: 'train: optimizer steps on random tokens; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL; ceval: score the C-Eval val questions (random weights); serve: `minimind serve` under 1, 8 and 32 concurrent streaming clients (--duration: soak with disconnecting clients)' })
+    .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data', 'ceval', 'serve', 'matmul'], describe: 'train: optimizer steps on random tokens; matmul: MatMul/Gemm GFLOP/s at the shapes a training step of --preset runs, and at 2048^3; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL; ceval: score the C-Eval val questions (random weights); serve: `minimind serve` under 1, 8 and 32 concurrent streaming clients (--duration: soak with disconnecting clients)' })
+    // train and matmul: the three MiniMind v1 models, one JSON line each (the PyTorch baseline's small, base, moe)
+    .choices('preset', ['all'])
+    .describe('preset', 'model size preset (bench train/matmul: all = minimind-v1-small, minimind-v1, minimind-v1-moe)')
+    .option('shapes_out', { type: 'string', describe: 'matmul: also write the shape list (JSON) here, for scripts/bench/torch_mm.py' })
     .option('corpus_mb', { type: 'number', describe: 'tokenizer/data: size of the generated corpus in MB (default 100 / 1000)' })
     .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo'], describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference)' })
     .option('batch_size', { type: 'number', default: 4 })
@@ -38,19 +44,33 @@ export const benchCommand = {
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'decode: weight format (q4: 4-bit MatMulNBits)' })
     .example('$0 bench train --preset minimind-v1-small --batch_size 4 --max_seq_len 512 --json', 'training throughput of the 26.9M model'),
   handler: handler(async (a: Args) => {
-    const c = modelConfig(a);
-    const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
-    const levels = String(a.clients).split(',').map(Number);
-    if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
-    const res = a.what === 'serve' ? await benchServe(c, { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number,
-      levels, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
-      : a.what === 'train'
-      ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
-      : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: a.tokenizer as string, batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
-      : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
-        : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
-    const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
-    if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
-    else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(16)} ${Array.isArray(v) ? v.map((x) => Number(x).toFixed(3)).join(' ') : typeof v === 'number' ? +v.toFixed(4) : v}\n`);
+    if (a.preset !== 'all') return benchOne(a);
+    if (a.what !== 'train' && a.what !== 'matmul') throw new UserError(`--preset all is for bench train and bench matmul, not bench ${a.what}`);
+    if (a.shapes_out) throw new UserError('--shapes_out needs one --preset, not all');
+    for (const preset of ALL_PRESETS) await benchOne({ ...a, preset });
   }),
 };
+
+const ALL_PRESETS = ['minimind-v1-small', 'minimind-v1', 'minimind-v1-moe'];
+
+async function benchOne(a: Args): Promise<void> {
+  const c = modelConfig(a);
+  const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
+  const levels = String(a.clients).split(',').map(Number);
+  if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
+  if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');
+  const res = a.what === 'serve' ? await benchServe(c, { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number,
+    levels, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
+    : a.what === 'train'
+    ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
+    : a.what === 'matmul' ? await benchMatmul(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)
+    : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: a.tokenizer as string, batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
+    : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
+      : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
+  const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
+  if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
+  else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(16)} ${k === 'shapes' ? shapeTable(v as Shape[]) : Array.isArray(v) ? v.map((x) => Number(x).toFixed(3)).join(' ') : typeof v === 'number' ? +v.toFixed(4) : v}\n`);
+}
+
+type Shape = { m: number; k: number; n: number; trans: string; count: number; what: string; gflops: number };
+const shapeTable = (ss: Shape[]) => ss.map((s) => `\n  ${`${s.m}x${s.k}x${s.n}${s.trans ? ` trans${s.trans}` : ''}`.padEnd(24)} x${String(s.count).padEnd(4)} ${s.gflops.toFixed(1).padStart(7)} GFLOP/s  ${s.what}`).join('');
