@@ -5,7 +5,8 @@ import { Graph, Tensor } from '../src/graph/graph.js';
 import { createSession, ort } from '../src/runtime/session.js';
 import { Rng } from '../src/util/rng.js';
 
-export interface Input { name: string; shape: number[]; data?: Float64Array | BigInt64Array; dtype?: 'float64' | 'int64'; diff?: boolean; positive?: boolean }
+/** int32 inputs take int64 data too: createSession converts it (as for token ids and labels) */
+export interface Input { name: string; shape: number[]; data?: Float64Array | BigInt64Array; dtype?: 'float64' | 'int64' | 'int32'; diff?: boolean; positive?: boolean }
 
 /**
  * Build `body` over float64 inputs, reduce its output with fixed random weights to a
@@ -43,7 +44,7 @@ export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) 
   const sess = await createSession(g, { threads: 1 });
   const values = inputs.map((i) => i.data ?? Float64Array.from({ length: i.shape.reduce((p, d) => p * d, 1) },
     () => (i.positive ? 0.5 + rng.next() : rng.normal())));
-  const feeds = () => Object.fromEntries(inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype ?? 'float64', values[k] as Float64Array, i.shape)]));
+  const feeds = () => Object.fromEntries(inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'int32' ? 'int64' : i.dtype ?? 'float64', values[k] as Float64Array, i.shape)]));
   const out = await sess.run(feeds());
   const eps = opts.eps ?? 1e-5;
   let worst = 0;
@@ -86,7 +87,7 @@ export async function runGraph(inputs: (Input & { data: Float64Array | BigInt64A
   const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.shape));
   g.output(body(g, xs), 'y');
   const sess = await createSession(g, { threads: 1 });
-  const out = await sess.run(Object.fromEntries(inputs.map((i) => [i.name, new ort.Tensor(i.dtype ?? 'float64', i.data as Float64Array, i.shape)])));
+  const out = await sess.run(Object.fromEntries(inputs.map((i) => [i.name, new ort.Tensor(i.dtype === 'int32' ? 'int64' : i.dtype ?? 'float64', i.data as Float64Array, i.shape)])));
   await sess.release();
   return out.y.data as Float64Array;
 }

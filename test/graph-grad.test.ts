@@ -77,6 +77,18 @@ test('grad Gather (embedding with repeated ids) and GatherElements', async () =>
     (g, [E, ids]) => g.gather(E, ids));
   await checkGrad([{ name: 'x', shape: [3, 5] }, { name: 'idx', shape: [3, 2], dtype: 'int64', data: i64([0, 4, 2, 2, 1, 3]) }],
     (g, [x, idx]) => g.gatherElements(x, idx, 1));
+  // int32 ids (training graphs): the gradient is a ScatterElements over rows, also for rank-3 tables
+  await checkGrad([{ name: 'E', shape: [7, 3] }, { name: 'ids', shape: [2, 3], dtype: 'int32', data: i64([1, 4, 1, 6, 0, 4]) }],
+    (g, [E, ids]) => g.gather(E, ids));
+  await checkGrad([{ name: 'E', shape: [5, 2, 3] }, { name: 'ids', shape: [4], dtype: 'int32', data: i64([3, 0, 3, 4]) }],
+    (g, [E, ids]) => g.gather(E, ids));
+});
+
+test('grad ReduceMean over a dim known only at run time', async () => {
+  await checkGrad([{ name: 'x', shape: [6, 4] }], (g, [x]) => {
+    const dyn = g.reshapeTo(x, g.shapeOf(x), ['?n', 4]);
+    return g.add(g.reduceMean(dyn, [0], false), g.squeeze(g.reduceMean(g.mul(dyn, dyn), [0, 1], true), [0]));
+  });
 });
 
 test('grad Linear, weight [out, in], with the weight frozen or trained', async () => {
@@ -124,12 +136,15 @@ test('grad causal attention computed in query blocks equals the unblocked one', 
 test('grad cross-entropy with ignore_index -100', async () => {
   await checkGrad([{ name: 'logits', shape: [5, 7] }, { name: 'labels', shape: [5], dtype: 'int64', data: i64([3, -100, 0, 6, -100]) }],
     (g, [l, y]) => crossEntropy(g, l, y));
+  await checkGrad([{ name: 'logits', shape: [5, 7] }, { name: 'labels', shape: [5], dtype: 'int32', data: i64([3, -100, 0, 6, -100]) }],
+    (g, [l, y]) => crossEntropy(g, l, y));
 });
 
 test('grad blocked LM head + cross-entropy, and it equals the unblocked one', async () => {
   const labels = i64([3, -100, 0, 6, -100, 2, 5, 1, -100, 4, 4, 0]);
   const inputs = [{ name: 'h', shape: [2, 6, 4] }, { name: 'E', shape: [7, 4] }, { name: 'labels', shape: [2, 6], dtype: 'int64' as const, data: labels }];
   await checkGrad(inputs, (g, [h, E, y]) => lmHeadCrossEntropy(g, h, E, y, 3));
+  await checkGrad(inputs.map((i) => (i.name === 'labels' ? { ...i, dtype: 'int32' as const } : i)), (g, [h, E, y]) => lmHeadCrossEntropy(g, h, E, y, 3));
   const rng = new Rng(9);
   const vals = inputs.map((i) => (i as { data?: BigInt64Array }).data ?? Float64Array.from({ length: i.shape.reduce((p, d) => p * d, 1) }, () => rng.normal()));
   const [blocked, plain] = await Promise.all([
@@ -142,5 +157,7 @@ test('grad blocked LM head + cross-entropy, and it equals the unblocked one', as
 test('grad sequence log-probs and the DPO loss', async () => {
   const labels = i64([3, -100, 0, 6, 2, 2, -100, 1, 5, 4, 0, -100, 1, 1, 2, 3]);
   await checkGrad([{ name: 'h', shape: [4, 4, 3] }, { name: 'E', shape: [7, 3] }, { name: 'labels', shape: [4, 4], dtype: 'int64', data: labels },
+    { name: 'ref', shape: [4] }], (g, [h, E, y, ref]) => dpoLoss(g, sequenceLogProbs(g, h, E, y), ref, 0.15).loss);
+  await checkGrad([{ name: 'h', shape: [4, 4, 3] }, { name: 'E', shape: [7, 3] }, { name: 'labels', shape: [4, 4], dtype: 'int32', data: labels },
     { name: 'ref', shape: [4] }], (g, [h, E, y, ref]) => dpoLoss(g, sequenceLogProbs(g, h, E, y), ref, 0.15).loss);
 });

@@ -44,7 +44,14 @@ test('createSession on webgpu fails with the naming error before ONNX Runtime is
 test('the tiny training graph: exactly the ops the table predicts', () => {
   const g = buildTrainGraph(PRESETS.tiny, { update: 'adamw', seqLen: 256 }).graph;
   const ops = (p: string) => missingKernels(g, p).map((m) => m.split(' in ')[0]).sort();
-  assert.deepEqual(ops('webgpu'), ['ConstantOfShape (int64)', 'Equal (int64)', 'IsNaN (float32)', 'LogSoftmax (float32)',
-    'Max (float32)', 'Min (float32)', 'Unsqueeze (int64)', 'Where (int64)']);
+  // nothing left (AdamW's clip and NaN test use Where/Less and Equal)
+  assert.deepEqual(ops('webgpu'), []);
   assert.deepEqual(ops('cuda'), []);
+});
+
+test('gradient, DPO and MoE training graphs: WebGPU lacks only NonZero (MoE routing)', () => {
+  const ops = (g: Graph) => [...new Set(missingKernels(g, 'webgpu').map((m) => m.split(' in ')[0]))];
+  assert.deepEqual(ops(buildTrainGraph(PRESETS.tiny).graph), []);
+  assert.deepEqual(ops(buildTrainGraph(PRESETS.tiny, { objective: { kind: 'dpo', beta: 0.1 }, seqLen: 64 }).graph), []);
+  assert.deepEqual(ops(buildTrainGraph({ ...PRESETS.tiny, use_moe: true }, { seqLen: 256 }).graph), ['NonZero (bool)']);
 });

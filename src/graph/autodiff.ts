@@ -49,12 +49,6 @@ export const VJP: Record<string, Vjp> = {
   Pow: ({ g, inputs: [a, b], outputs: [y], gradOut: [gy], need }) =>
     [need[0] ? reduceTo(g, g.mul(gy!, g.mul(b!, g.pow(a!, g.sub(b!, 1)))), a!.shape) : null,
       need[1] ? reduceTo(g, g.mul(gy!, g.mul(y, g.log(a!))), b!.shape) : null],
-  Max: ({ g, inputs: [a, b], gradOut: [gy], need }) => {
-    const aWins = g.not(g.less(a!, b!));
-    const zero = g.scalar(0, gy!.dtype);
-    return [need[0] ? reduceTo(g, g.where(aWins, gy!, zero), a!.shape) : null,
-      need[1] ? reduceTo(g, g.where(aWins, zero, gy!), b!.shape) : null];
-  },
   Neg: ({ g, gradOut: [gy] }) => [g.neg(gy!)],
   Exp: ({ g, outputs: [y], gradOut: [gy] }) => [g.mul(gy!, y)],
   Log: ({ g, inputs: [x], gradOut: [gy] }) => [g.div(gy!, x!)],
@@ -62,7 +56,11 @@ export const VJP: Record<string, Vjp> = {
   Reciprocal: ({ g, outputs: [y], gradOut: [gy] }) => [g.neg(g.mul(gy!, g.mul(y, y)))],
   Sigmoid: ({ g, outputs: [y], gradOut: [gy] }) => [g.mul(gy!, g.mul(y, g.sub(g.scalar(1, y.dtype), y)))],
   Relu: ({ g, inputs: [x], gradOut: [gy] }) => [g.where(g.greater(x!, g.scalar(0, x!.dtype)), gy!, g.scalar(0, gy!.dtype))],
-  Abs: ({ g, inputs: [x], gradOut: [gy] }) => [g.mul(gy!, g.sign(x!))],
+  // gy * sign(x) without Sign (no WebGPU kernel): 0 at x = 0 as Sign gives
+  Abs: ({ g, inputs: [x], gradOut: [gy] }) => {
+    const zero = g.scalar(0, x!.dtype);
+    return [g.where(g.less(x!, zero), g.neg(gy!), g.where(g.greater(x!, zero), gy!, g.scalar(0, gy!.dtype)))];
+  },
   Cast: ({ g, inputs: [x], gradOut: [gy] }) => [FLOAT.has(x!.dtype) ? g.cast(gy!, x!.dtype) : null],
   MatMul: ({ g, inputs: [a, b], gradOut: [gy], need }) => {
     let ga: Tensor | null = null, gb: Tensor | null = null;
@@ -90,11 +88,10 @@ export const VJP: Record<string, Vjp> = {
     return [g.expand(t, g.shapeOf(x!), x!.shape), null];
   },
   ReduceMean: (ctx) => {
-    const { g, inputs: [x, axesT], outputs: [y], gradOut: [gy] } = ctx;
+    const { g, inputs: [x, axesT], gradOut: [gy] } = ctx;
     let t = gy!;
     if (intAttr(ctx, 'keepdims', 1) === 0) t = g.unsqueeze(t, constInts(g, axesT));
-    const n = g.div(g.cast(size(g, x!), x!.dtype), g.cast(size(g, y), x!.dtype));
-    return [g.expand(g.div(t, n), g.shapeOf(x!), x!.shape), null];
+    return [g.expand(g.div(t, meanCount(g, x!, constInts(g, axesT))), g.shapeOf(x!), x!.shape), null];
   },
   ReduceMax: (ctx) => {
     const { g, inputs: [x, axesT], outputs: [y], gradOut: [gy] } = ctx;
@@ -111,11 +108,6 @@ export const VJP: Record<string, Vjp> = {
     const { g, outputs: [y], gradOut: [gy] } = ctx;
     const axis = intAttr(ctx, 'axis', -1);
     return [g.mul(y, g.sub(gy!, g.reduceSum(g.mul(gy!, y), [axis], true)))];
-  },
-  LogSoftmax: (ctx) => {
-    const { g, outputs: [y], gradOut: [gy] } = ctx;
-    const axis = intAttr(ctx, 'axis', -1);
-    return [g.sub(gy!, g.mul(g.exp(y), g.reduceSum(gy!, [axis], true)))];
   },
   Reshape: ({ g, inputs: [x], gradOut: [gy] }) => [g.reshapeTo(gy!, g.shapeOf(x!), x!.shape), null],
   Transpose: (ctx) => {
@@ -157,7 +149,15 @@ export const VJP: Record<string, Vjp> = {
     const { g, inputs: [data, idx], gradOut: [gy] } = ctx;
     if (intAttr(ctx, 'axis') !== 0) throw new GraphError('autodiff: Gather is differentiable on axis 0 only');
     const zeros = g.zeros(g.shapeOf(data!), data!.shape, data!.dtype);
-    return [g.scatterND(zeros, g.unsqueeze(idx!, [-1]), gy!, 'add'), null];
+    if (idx!.dtype === 'int64') return [g.scatterND(zeros, g.unsqueeze(idx!, [-1]), gy!, 'add'), null];
+    // int32 indices (token ids on WebGPU, which has no int64 Unsqueeze nor Cast to
+    // ScatterND's int64): ScatterElements over rows [V, R], each index repeated R times
+    const rest = data!.shape.slice(1);
+    if (!rest.every((d) => typeof d === 'number')) throw new GraphError('autodiff: Gather with int32 indices needs static row dims');
+    const R = (rest as number[]).reduce((p, d) => p * d, 1);
+    const rows = g.expand(g.reshape(idx!, [-1, 1]), g.ints([1, R]), [1, R]);
+    const flat = g.scatterElements(data!.rank === 2 ? zeros : g.reshape(zeros, [0, R]), rows, g.reshape(gy!, [-1, R]), 0, 'add');
+    return [data!.rank === 2 ? flat : g.reshapeTo(flat, g.shapeOf(data!), data!.shape), null];
   },
   GatherElements: (ctx) => {
     const { g, inputs: [data, idx], gradOut: [gy] } = ctx;
@@ -178,8 +178,17 @@ export const VJP: Record<string, Vjp> = {
   },
 };
 
-function size(g: Graph, x: Tensor): Tensor {
-  return g.node('Size', [x], [{ dtype: 'int64', shape: [] }])[0];
+/**
+ * How many elements ReduceMean averaged over, with the reduced axes kept: a constant when
+ * their dims are static, else a ReduceSum of ones shaped like x (Size and int64 Cast have
+ * no WebGPU kernel).
+ */
+function meanCount(g: Graph, x: Tensor, axes: number[]): Tensor {
+  const ax = axes.map((a) => (a < 0 ? a + x.rank : a));
+  const dims = ax.map((a) => x.shape[a]);
+  if (dims.every((d) => typeof d === 'number')) return g.scalar((dims as number[]).reduce((p, d) => p * d, 1), x.dtype);
+  const ones = g.expand(g.scalar(1, x.dtype), g.shapeOf(x), x.shape);
+  return g.reduceSum(ones, ax, true);
 }
 
 interface Unit { inputs: (Tensor | null)[]; outputs: Tensor[]; ctxBase: Omit<VjpContext, 'g' | 'gradOut' | 'need'>; vjp: Vjp; op: string }

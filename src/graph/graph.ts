@@ -192,7 +192,11 @@ export class Graph {
   mul(a: Tensor, b: Tensor | number): Tensor { return this.binary('Mul', a, this.num(b, a)); }
   div(a: Tensor, b: Tensor | number): Tensor { return this.binary('Div', a, this.num(b, a)); }
   pow(a: Tensor, b: Tensor | number): Tensor { return this.binary('Pow', a, this.num(b, a)); }
-  max(a: Tensor, b: Tensor | number): Tensor { return this.binary('Max', a, this.num(b, a)); }
+  /** max(a, b) as Where(a < b, b, a): ONNX Max has no WebGPU kernel; ties and NaN in b give a. */
+  max(a: Tensor, b: Tensor | number): Tensor {
+    const bt = this.num(b, a);
+    return this.where(this.less(a, bt), bt, a);
+  }
   equal(a: Tensor, b: Tensor | number): Tensor { return this.binary('Equal', a, this.num(b, a), 'bool'); }
   less(a: Tensor, b: Tensor | number): Tensor { return this.binary('Less', a, this.num(b, a), 'bool'); }
   greater(a: Tensor, b: Tensor | number): Tensor { return this.binary('Greater', a, this.num(b, a), 'bool'); }
@@ -257,7 +261,17 @@ export class Graph {
   reduceMax(x: Tensor, axes: number[], keepdims = true): Tensor { return this.reduce('ReduceMax', x, axes, keepdims); }
 
   softmax(x: Tensor, axis = -1): Tensor { return this.unary('Softmax', x, { axis: { i: normAxis('Softmax', axis, x.rank, x) } }); }
-  logSoftmax(x: Tensor, axis = -1): Tensor { return this.unary('LogSoftmax', x, { axis: { i: normAxis('LogSoftmax', axis, x.rank, x) } }); }
+  /**
+   * log(softmax(x)) as x - max - log(sum(exp(x - max))), the same steps ORT's kernel takes:
+   * LogSoftmax has no WebGPU kernel. One unit for autodiff: gx = gy - softmax * sum(gy).
+   */
+  logSoftmax(x: Tensor, axis = -1): Tensor {
+    const a = normAxis('LogSoftmax', axis, x.rank, x);
+    return this.group('LogSoftmax', [x], { axis: { i: a } }, () => {
+      const s = this.sub(x, this.reduceMax(x, [a], true));
+      return { outputs: [this.sub(s, this.log(this.reduceSum(this.exp(s), [a], true)))] };
+    }, ({ g, outputs: [y], gradOut: [gy] }) => [g.sub(gy!, g.mul(g.exp(y), g.reduceSum(gy!, [a], true)))])[0];
+  }
 
   // ---------------------------------------------------------------- shape ops
   shapeOf(x: Tensor): Tensor { return this.node('Shape', [x], [{ dtype: 'int64', shape: [x.rank] }])[0]; }
@@ -393,10 +407,12 @@ export class Graph {
     return this.node('ScatterND', [data, indices, updates], [{ dtype: data.dtype, shape: data.shape }], attrs)[0];
   }
 
-  /** Zeros with the runtime shape of `like` (a shape tensor) and static dims `dims`. */
+  /**
+   * Zeros of the runtime shape `shapeTensor` (statically `dims`): a scalar 0 expanded, since
+   * ConstantOfShape has no WebGPU kernel.
+   */
   zeros(shapeTensor: Tensor, dims: Dim[], dtype: DType = this.floatType): Tensor {
-    const value: TensorValue = { dtype, dims: [1], data: dtype === 'int64' ? new BigInt64Array(1) : [0] };
-    return this.node('ConstantOfShape', [shapeTensor], [{ dtype, shape: dims }], { value: { t: value } })[0];
+    return this.node('Expand', [this.scalar(0, dtype), shapeTensor], [{ dtype, shape: dims }])[0];
   }
 
   topk(x: Tensor, k: number, axis = -1): [Tensor, Tensor] {

@@ -56,15 +56,15 @@ export function swigluAct(g: Graph, gate: Tensor, up: Tensor, down?: Tensor): Te
 }
 
 /**
- * Mean token cross-entropy of logits [N, V] against labels [N] (int64), ignoring
- * label -100. An all-ignored batch gives 0 rather than NaN.
+ * Mean token cross-entropy of logits [N, V] against labels [N] (int32 or int64; int32
+ * runs on every provider), ignoring label -100. An all-ignored batch gives 0 rather than NaN.
  */
 export function crossEntropy(g: Graph, logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   if (logits.rank !== 2 || labels.rank !== 1) throw new GraphError(`crossEntropy: expected logits [N, V] and labels [N], got ${logits} and ${labels}`);
   return g.group('CrossEntropy', [logits, labels], {}, () => {
     const logp = g.logSoftmax(logits, -1);
-    const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, 'int64')));
-    const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, 'int64')), [1]);
+    const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, labels.dtype)));
+    const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, labels.dtype)), [1]);
     const picked = g.squeeze(g.gatherElements(logp, safe, 1), [1]);
     const mask = g.cast(valid, logits.dtype);
     const count = g.max(g.reduceSum(mask, [0], false), 1);
@@ -91,18 +91,18 @@ export function lmHeadCrossEntropy(g: Graph, h: Tensor, E: Tensor, labels: Tenso
   const block = (b: Graph, i: number) => {
     const hc = b.reshape(chunks === 1 ? h : b.slice(h, 1, i * Tc, (i + 1) * Tc), [-1, d]);
     const yc = b.reshape(chunks === 1 ? labels : b.slice(labels, 1, i * Tc, (i + 1) * Tc), [-1]);
-    const valid = b.not(b.equal(yc, b.scalar(ignoreIndex, 'int64')));
-    return { hc, valid, safe: b.unsqueeze(b.where(valid, yc, b.scalar(0, 'int64')), [1]), mask: b.cast(valid, h.dtype) };
+    const valid = b.not(b.equal(yc, b.scalar(ignoreIndex, yc.dtype)));
+    return { hc, valid, safe: b.unsqueeze(b.where(valid, yc, b.scalar(0, yc.dtype)), [1]), mask: b.cast(valid, h.dtype) };
   };
   const blocks: ReturnType<typeof block>[] = [];
-  const logp = (b: Graph, x: ReturnType<typeof block>) => b.logSoftmax(b.matmul(x.hc, b.transpose(E, [1, 0])), -1);
+  const logits = (b: Graph, x: ReturnType<typeof block>) => b.matmul(x.hc, b.transpose(E, [1, 0]));
   let count: Tensor;
   return g.group('LMHeadCrossEntropy', [h, E, labels], {}, () => {
     let nll: Tensor | null = null, n: Tensor | null = null;
     for (let i = 0; i < chunks; i++) {
       const x = block(g, i);
       blocks.push(x);
-      const picked = g.squeeze(g.gatherElements(logp(g, x), x.safe, 1), [1]);
+      const picked = g.squeeze(g.gatherElements(g.logSoftmax(logits(g, x), -1), x.safe, 1), [1]);
       const s = g.reduceSum(g.mul(picked, x.mask), [0], false), c = g.reduceSum(x.mask, [0], false);
       nll = nll ? g.add(nll, s) : s;
       n = n ? g.add(n, c) : c;
@@ -114,7 +114,7 @@ export function lmHeadCrossEntropy(g: Graph, h: Tensor, E: Tensor, labels: Tenso
     let dE: Tensor | null = null;
     for (const x of blocks) {
       const w = b.unsqueeze(b.mul(x.mask, b.div(gy!, count)), [1]);
-      const d = b.scatterElements(b.mul(b.exp(logp(b, x)), w), x.safe, b.neg(w), 1, 'add'); // (softmax - onehot) * w
+      const d = b.scatterElements(b.mul(b.softmax(logits(b, x), -1), w), x.safe, b.neg(w), 1, 'add'); // (softmax - onehot) * w
       if (need[0]) dh.push(b.matmul(d, E));
       if (need[1]) { const part = b.gemm(d, x.hc, true, false); dE = dE ? b.add(dE, part) : part; }
     }
@@ -134,8 +134,8 @@ export function softplus(g: Graph, x: Tensor): Tensor {
  */
 export function sequenceLogProbs(g: Graph, h: Tensor, E: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   const logp = g.logSoftmax(linear(g, h, E), -1);
-  const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, 'int64')));
-  const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, 'int64')), [2]);
+  const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, labels.dtype)));
+  const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, labels.dtype)), [2]);
   const picked = g.squeeze(g.gatherElements(logp, safe, 2), [2]);
   return g.reduceSum(g.mul(picked, g.cast(valid, h.dtype)), [1], false);
 }

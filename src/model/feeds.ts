@@ -1,6 +1,6 @@
 // The non-weight inputs every MiniMind graph takes: token ids, RoPE tables, attention bias.
 import { causalBias, ropeFrequencies, ropeTables } from '../graph/nn.js';
-import { ort } from '../runtime/session.js';
+import { int32From, ort } from '../runtime/session.js';
 import { headDim, MiniMindConfig } from './config.js';
 
 // MiniMind's YaRN settings for inference_rope_scaling (model_minimind.py's rope_scaling)
@@ -51,3 +51,6 @@ export class PositionInputs {
 }
 
 export const int64Tensor = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int64', data, shape);
+
+/** Token ids or labels as the training graph takes them (minimind.ts trainIndexType: int32). */
+export const trainIndexTensor = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int32', int32From(data, 'token ids'), shape);

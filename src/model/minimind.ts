@@ -4,7 +4,7 @@
 import { Dim, mulDims } from '../graph/dims.js';
 import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
-import { FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
+import { DType, FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
 import { attention, crossEntropy, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
@@ -47,9 +47,11 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   let [tw, ti] = g.topk(scores, k, -1);                               // N, k
   if (c.norm_topk_prob && (k > 1 || c.family === 'minimind3')) tw = g.div(tw, g.add(g.reduceSum(tw, [1], true), 1e-20));
   let out = g.zeros(g.shapeOf(x2), x2.shape);
+  // the chosen experts' numbers as floats (exact up to 2^24): WebGPU compares no int64
+  const tf = g.gather(g.constant(Array.from({ length: E }, (_, e) => e), x.dtype, [E]), ti); // N, k
   const selections: Tensor[] = [];
   for (let e = 0; e < E; e++) {
-    const sel = g.cast(g.equal(ti, g.scalar(e, 'int64')), x.dtype);  // N, k
+    const sel = g.cast(g.equal(tf, g.scalar(e, x.dtype)), x.dtype);  // N, k
     selections.push(sel);
     const we = g.reduceSum(g.mul(tw, sel), [1], false);                // N
     const idx = g.transpose(g.nonzero(g.greater(g.reduceSum(sel, [1], false), g.scalar(0, x.dtype))), [1, 0]); // M, 1
@@ -148,7 +150,7 @@ export function defaultChunks(T: number): number {
 }
 
 function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B',
-  o: { ropePerRow?: boolean; withBias?: boolean } = {}) {
+  o: { ropePerRow?: boolean; withBias?: boolean; idType?: DType } = {}) {
   // weights become graph inputs on first use, so weights a hook replaces (quantized
   // constants) are not inputs too
   const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
@@ -162,7 +164,7 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
     }
     return t;
   };
-  const ids = g.input('input_ids', 'int64', [B, T]);
+  const ids = g.input('input_ids', o.idType ?? 'int64', [B, T]);
   const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
   const ropeShape: Dim[] = o.ropePerRow ? [B, T, hd] : [T, hd]; // per row: each row has its own positions (left padding)
   const cos = g.input('rope_cos', ft, ropeShape);
@@ -173,6 +175,13 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
 
 export interface TrainGraph { graph: Graph; params: Map<string, Tensor>; trainable: string[] }
 
+/**
+ * Element type of the training graph's `input_ids` and `labels`. int32, not int64: WebGPU
+ * has no int64 Equal, Where, Unsqueeze or Cast, which the label mask and the embedding
+ * gradient would need. (createSession converts int64 feeds of these inputs.)
+ */
+export const trainIndexType = 'int32' satisfies DType;
+
 /** Training graph: outputs `loss` (LM + auxiliary), `lm_loss`, `aux_loss` (MoE) and `grad.<name>` per trainable parameter. */
 export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainGraph {
   const ft = o.dtype ?? 'float32';
@@ -181,9 +190,9 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   const T = o.seqLen ?? 'T';
   const objective = o.objective ?? { kind: 'lm' };
   const B = objective.kind === 'dpo' ? '2*P' : 'B'; // DPO rows: P chosen, then P rejected
-  const { params, shapes, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? [], B);
+  const { params, shapes, p, ids, cos, sin, bias } = commonInputs(g, c, ft, T, T, o.extraParams ?? [], B, { idType: trainIndexType });
   for (const n of shapes.keys()) p(n); // every weight is an input of the training graph
-  const labels = g.input('labels', 'int64', [B, T]);
+  const labels = g.input('labels', trainIndexType, [B, T]);
   const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks };
   const E = p('model.embed_tokens.weight');

@@ -7,7 +7,7 @@ import { AdamWScalars, ADAMW_SCALARS, moment } from '../graph/adamw.js';
 import { ResidentState } from '../runtime/resident.js';
 import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
 import { MiniMindConfig } from './config.js';
-import { int64Tensor, PositionInputs } from './feeds.js';
+import { PositionInputs, trainIndexTensor } from './feeds.js';
 import { accumulator, buildApplyGraph, buildTrainGraph, BuildOptions } from './minimind.js';
 import { Params } from './params.js';
 
@@ -80,7 +80,7 @@ export class TrainSession {
    */
   async step(b: Pick<Batch, 'ids' | 'labels' | 'B' | 'T'>, extra: Record<string, ort.Tensor> = {}, scalars?: AdamWScalars, lossScale = 1): Promise<StepResult> {
     if (this.update === 'adamw' && !scalars) throw new Error('TrainSession.step: this graph updates the weights and needs the AdamW scalars');
-    const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: int64Tensor(b.ids, [b.B, b.T]), labels: int64Tensor(b.labels, [b.B, b.T]), ...extra,
+    const feeds = { ...this.weightFeeds, ...this.positions.get(b.T), input_ids: trainIndexTensor(b.ids, [b.B, b.T]), labels: trainIndexTensor(b.labels, [b.B, b.T]), ...extra,
       ...(this.update === 'adamw' ? scalarFeeds(scalars!) : {}), ...(this.lossScaled ? { loss_scale: scalarTensor(lossScale) } : {}) };
     const out = await this.state.run(this.session, feeds);
     const grads = new Map<string, Float32Array>();
