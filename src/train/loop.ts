@@ -144,13 +144,17 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
     saveCheckpoint(o.runDir, state(), new Map([...snap.weights].map(([k, a]) => [k, { shape: trainee.shapes.get(k)!, data: a }])), snap, o.keepCheckpoints);
   };
 
-  let stop = false, firstSignal = 0;
+  // `requested`: this process got Ctrl-C; `stop`: the run stops after this step. With peers,
+  // all ranks must stop at the same step, so `stop` comes from the all-reduce (a request that
+  // arrives during one is carried by the next)
+  let requested = false, stop = false, firstSignal = 0;
   const onSigint = () => {
     // a terminal's Ctrl-C can arrive twice (directly and forwarded by the launcher): a
     // second press counts only after a second
-    if (stop && performance.now() - firstSignal > 1000) { process.stderr.write('\nsecond Ctrl-C: exiting without waiting for the checkpoint\n'); process.exit(130); }
-    if (!stop) {
-      stop = true; firstSignal = performance.now();
+    if (requested && performance.now() - firstSignal > 1000) { process.stderr.write('\nsecond Ctrl-C: exiting without waiting for the checkpoint\n'); process.exit(130); }
+    if (!requested) {
+      requested = true; firstSignal = performance.now();
+      if (!o.peers) stop = true;
       if (lead) process.stderr.write('\nCtrl-C: saving a checkpoint after this step (press again to quit now)\n');
     }
   };
@@ -184,7 +188,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
           // one all-reduce carries the gradients and what the log needs: the mean loss and
           // metrics over ranks, tokens, and whether any rank was asked to stop
           const keys = Object.keys(stepMetrics).sort();
-          const info: Float32Array = Float32Array.from([lossSum, tokens, stop ? 1 : 0, ...keys.map((k) => stepMetrics[k])]);
+          const info: Float32Array = Float32Array.from([lossSum, tokens, requested ? 1 : 0, ...keys.map((k) => stepMetrics[k])]);
           const sums = await trainee.accumulators();
           await o.peers.allReduceMean([...sums, info]);
           await trainee.setAccumulators(sums); // (a no-op where they are the live arrays)
