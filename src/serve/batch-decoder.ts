@@ -14,7 +14,7 @@
 // never longer than the oldest live row: at most maxBatch x context window slots.
 import { buildDecodeGraph } from '../model/minimind.js';
 import { headDim, MiniMindConfig } from '../model/config.js';
-import { DecodeHook, q4Hook, Quantize } from '../model/decode-runner.js';
+import { DecodeHook, decodeLinearHook, Quantize } from '../model/decode-runner.js';
 import { int64Tensor, modelRope } from '../model/feeds.js';
 import { causalBias } from '../graph/nn.js';
 import { Params } from '../model/params.js';
@@ -43,8 +43,7 @@ export class BatchDecoder {
   }
 
   static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, hook?: DecodeHook): Promise<BatchDecoder> {
-    const q4 = so.quantize === 'q4' ? q4Hook(c, params, hook?.linearHook) : undefined;
-    const g = buildDecodeGraph(c, { ...hook, ...(q4 ? { linearHook: q4 } : {}) });
+    const g = buildDecodeGraph(c, { ...hook, linearHook: decodeLinearHook(c, params, so.quantize, hook) });
     const d = new BatchDecoder(c, await createSession(g, so));
     for (const t of g.inputs) { const a = params.get(t.name); if (a) d.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
     return d;
