@@ -9,7 +9,7 @@ import { createSession, ProviderError } from '../src/runtime/session.js';
 function withSign(): Graph {
   const g = new Graph();
   const x = g.input('x', 'float32', [4]);
-  g.output(g.scope('grad', () => g.sign(x)), 'y');
+  g.output(g.mul(g.scope('grad', () => g.sign(x)), 2), 'y');
   return g;
 }
 

@@ -125,10 +125,22 @@ export class Graph {
   }
 
   output(t: Tensor, name?: string): Tensor {
-    const out = name && name !== t.name ? this.identity(t, name) : t;
+    let out = t;
+    if (name && name !== t.name) {
+      // give the producing node's output the name itself where nothing else depends on the
+      // old one: an Identity would copy it on every run (a decode step's whole KV cache)
+      const produced = this.nodes.some((n) => n.outputs.includes(t));
+      if (produced && !this.outputs.includes(t) && !this.nameTaken(name)) (t as { name: string }).name = name;
+      else out = this.identity(t, name);
+    }
     if (this.outputs.some((o) => o.name === out.name)) throw new GraphError(`duplicate graph output "${out.name}"`);
     this.outputs.push(out);
     return out;
+  }
+
+  private nameTaken(name: string): boolean {
+    return this.inputs.some((t) => t.name === name) || this.initializers.some((t) => t.name === name)
+      || this.nodes.some((n) => n.outputs.some((t) => t.name === name));
   }
 
   /** Low-level: append a node whose output types the caller has inferred. */
