@@ -5,7 +5,7 @@ import { Graph, Tensor } from '../src/graph/graph.js';
 import { createSession, ort } from '../src/runtime/session.js';
 import { Rng } from '../src/util/rng.js';
 
-/** int32 inputs take int64 data too: createSession converts it (as for token ids and labels) */
+/** int32 inputs are given as int64 data (as the data loader holds token ids and labels) */
 export interface Input { name: string; shape: number[]; data?: Float64Array | BigInt64Array; dtype?: 'float64' | 'int64' | 'int32'; diff?: boolean; positive?: boolean }
 
 /**
@@ -44,7 +44,7 @@ export async function checkGrad(inputs: Input[], body: (g: Graph, xs: Tensor[]) 
   const sess = await createSession(g, { threads: 1 });
   const values = inputs.map((i) => i.data ?? Float64Array.from({ length: i.shape.reduce((p, d) => p * d, 1) },
     () => (i.positive ? 0.5 + rng.next() : rng.normal())));
-  const feeds = () => Object.fromEntries(inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'int32' ? 'int64' : i.dtype ?? 'float64', values[k] as Float64Array, i.shape)]));
+  const feeds = () => Object.fromEntries(inputs.map((i, k) => [i.name, tensorOf(i, values[k])]));
   const out = await sess.run(feeds());
   const eps = opts.eps ?? 1e-5;
   let worst = 0;
@@ -87,7 +87,12 @@ export async function runGraph(inputs: (Input & { data: Float64Array | BigInt64A
   const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.shape));
   g.output(body(g, xs), 'y');
   const sess = await createSession(g, { threads: 1 });
-  const out = await sess.run(Object.fromEntries(inputs.map((i) => [i.name, new ort.Tensor(i.dtype === 'int32' ? 'int64' : i.dtype ?? 'float64', i.data as Float64Array, i.shape)])));
+  const out = await sess.run(Object.fromEntries(inputs.map((i) => [i.name, tensorOf(i, i.data!)])));
   await sess.release();
   return out.y.data as Float64Array;
+}
+
+function tensorOf(i: Input, data: Float64Array | BigInt64Array): ort.Tensor {
+  if (i.dtype === 'int32') return new ort.Tensor('int32', Int32Array.from(data as BigInt64Array, Number), i.shape);
+  return new ort.Tensor(i.dtype ?? 'float64', data as Float64Array, i.shape);
 }

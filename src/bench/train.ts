@@ -6,7 +6,7 @@ import { HalfType } from '../graph/graph.js';
 import { MiniMindConfig } from '../model/config.js';
 import { BuildOptions } from '../model/minimind.js';
 import { initLora, isLora, loraHook, loraSpecs, loraTargets } from '../model/lora.js';
-import { initParams } from '../model/params.js';
+import { initParams, numel } from '../model/params.js';
 import { adamwScalars } from '../graph/adamw.js';
 import { SessionOptions } from '../runtime/session.js';
 import { DpoTrainee } from '../train/dpo-trainee.js';
@@ -39,16 +39,16 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   const batch: Batch = { ids, labels, B, T, labelTokens: B * T };
   const losses: number[] = [];
   let step = 0;
+  const scale = mixed.lossScaling ? 2 ** 16 : 1;
   const times = await timeIt(async () => {
     // one graph run: forward, backward, clipping and AdamW, as the training loop does
-    const scale = mixed.lossScaling ? 2 ** 16 : 1;
     const r = await trainee.step(batch, adamwScalars({ lr: 1e-4, step: ++step, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxNorm: 1, gradScale: 1 / scale }), scale);
     losses.push(r.loss);
   }, warmup, timed);
   await trainee.release();
   const s = median(times);
   return { bench: 'train', mode, dtype, batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
-    trained_params: [...trainee.shapes.values()].reduce((p, s) => p + s.reduce((a, b) => a * b, 1), 0),
+    trained_params: [...trainee.shapes.values()].reduce((p, s) => p + numel(s), 0),
     tokens_per_s: (B * T) / s, s_per_step: s, step_times_s: times, peak_rss_mb: peakRssMb(), session_build_s: buildS,
     loss_first: losses[0], loss_last: losses[losses.length - 1], ...machine() };
 }

@@ -1,6 +1,6 @@
 // The non-weight inputs every MiniMind graph takes: token ids, RoPE tables, attention bias.
 import { causalBias, ropeFrequencies, ropeTables } from '../graph/nn.js';
-import { int32From, ort } from '../runtime/session.js';
+import { ort } from '../runtime/session.js';
 import { headDim, MiniMindConfig } from './config.js';
 
 // MiniMind's YaRN settings for inference_rope_scaling (model_minimind.py's rope_scaling)
@@ -51,6 +51,17 @@ export class PositionInputs {
 }
 
 export const int64Tensor = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int64', data, shape);
+
+/** int64 values as int32; throws naming `what` on one that does not fit. */
+function int32From(src: BigInt64Array, what: string): Int32Array {
+  const data = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = Number(src[i]);
+    if (v !== (v | 0)) throw new RangeError(`${what}: value ${src[i]} does not fit int32`);
+    data[i] = v;
+  }
+  return data;
+}
 
 /** Token ids or labels as the training graph takes them (minimind.ts trainIndexType: int32). */
 export const trainIndexTensor = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int32', int32From(data, 'token ids'), shape);

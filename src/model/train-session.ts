@@ -9,7 +9,7 @@ import { createSession, ort, Session, SessionOptions } from '../runtime/session.
 import { MiniMindConfig } from './config.js';
 import { PositionInputs, trainIndexTensor } from './feeds.js';
 import { accumulator, buildApplyGraph, buildTrainGraph, BuildOptions } from './minimind.js';
-import { Params } from './params.js';
+import { numel, Params } from './params.js';
 
 import type { Batch } from '../data/loader.js';
 export type { Batch };
@@ -67,10 +67,9 @@ export class TrainSession {
       else this.weightFeeds[name] = new ort.Tensor('float32', a, shape);
     }
     for (const name of updated) {
-      const shape = this.shapes.get(name)!, n = params.get(name)!.length;
-      for (const k of this.update === 'accumulate' ? [accumulator(name), moment('m', name), moment('v', name)] : [moment('m', name), moment('v', name)]) {
-        this.state.add(k, new Float32Array(n), shape);
-      }
+      const shape = this.shapes.get(name)!;
+      const zeroed = [moment('m', name), moment('v', name), ...(this.update === 'accumulate' ? [accumulator(name)] : [])];
+      for (const k of zeroed) this.state.add(k, new Float32Array(numel(shape)), shape);
     }
   }
 
@@ -106,9 +105,7 @@ export class TrainSession {
   async apply(scalars: AdamWScalars): Promise<number> {
     if (!this.applier) throw new Error('TrainSession.apply: this graph does not accumulate gradients');
     const out = await this.state.run(this.applier, scalarFeeds(scalars));
-    const zero = (n: string) => this.state.write(accumulator(n), new Float32Array(this.shapes.get(n)!.reduce((a, b) => a * b, 1)));
-    if (this.state.onDevice) await Promise.all(this.trainable.map(zero));
-    else for (const n of this.trainable) (await this.state.read(accumulator(n))).fill(0);
+    for (const n of this.trainable) this.state.zero(accumulator(n));
     return (out.grad_norm.data as Float32Array)[0];
   }
 

@@ -18,9 +18,6 @@ export class ResidentState {
     this.replace(name, new ort.Tensor('float32', data, dims));
   }
 
-  has(name: string): boolean { return this.tensors.has(name); }
-  names(): string[] { return [...this.tensors.keys()]; }
-
   /** Outputs of a graph that are the new values of resident inputs. */
   stateOutputs(outputNames: readonly string[]): string[] {
     return outputNames.filter((o) => o.startsWith('new.') && this.tensors.has(o.slice(4)));
@@ -51,6 +48,14 @@ export class ResidentState {
     if (!t) throw new Error(`no resident tensor "${name}"`);
     if (t.location === 'cpu') { if (t.data !== data) (t.data as Float32Array).set(data); }
     else this.replace(name, new ort.Tensor('float32', Float32Array.from(data), this.dims.get(name)!));
+  }
+
+  /** Set the values to zero (accumulators after a step): in place on the CPU. */
+  zero(name: string): void {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`no resident tensor "${name}"`);
+    if (t.location === 'cpu') (t.data as Float32Array).fill(0);
+    else this.replace(name, new ort.Tensor('float32', new Float32Array(t.size), this.dims.get(name)!));
   }
 
   private replace(name: string, t: ort.Tensor): void {

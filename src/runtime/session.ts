@@ -91,12 +91,7 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
         console.error(`note: no accelerator available (${failures.join('; ')}); running on the CPU`);
       }
       if (wanted === 'auto' && !(autoChoice && p === 'cpu' && failures.length)) autoChoice = p;
-      const narrow = graph instanceof Uint8Array ? new Set<string>() : new Set(graph.inputs.filter((t) => t.dtype === 'int32').map((t) => t.name));
-      const run: Session['run'] = (feeds, fetches) => {
-        feeds = narrowFeeds(feeds, narrow);
-        return fetches ? s.run(feeds, fetches) : s.run(feeds);
-      };
-      return { ort: s, provider: p, run, release: () => s.release() };
+      return { ort: s, provider: p, run: (feeds, fetches) => (fetches ? s.run(feeds, fetches) : s.run(feeds)), release: () => s.release() };
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
       if (wanted !== 'auto') {
@@ -108,33 +103,6 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
     }
   }
   throw new ProviderError(`no execution provider could start: ${failures.join('; ')}`);
-}
-
-/**
- * int64 feeds of int32 inputs, converted (range-checked). Training graphs take token ids
- * and labels as int32 (WebGPU has no int64 kernels for what consumes them) while the data
- * loader holds them as int64.
- */
-function narrowFeeds(feeds: Record<string, ort.Tensor>, int32Inputs: Set<string>): Record<string, ort.Tensor> {
-  let out = feeds;
-  for (const name of int32Inputs) {
-    const t = feeds[name];
-    if (t?.type !== 'int64' || t.location !== 'cpu') continue;
-    if (out === feeds) out = { ...feeds };
-    out[name] = new ort.Tensor('int32', int32From(t.data as BigInt64Array, `input "${name}"`), t.dims);
-  }
-  return out;
-}
-
-/** int64 values as int32; throws naming `what` on one that does not fit. */
-export function int32From(src: BigInt64Array, what: string): Int32Array {
-  const data = new Int32Array(src.length);
-  for (let i = 0; i < src.length; i++) {
-    const v = Number(src[i]);
-    if (v !== (v | 0)) throw new RangeError(`${what}: value ${src[i]} does not fit int32`);
-    data[i] = v;
-  }
-  return data;
 }
 
 export { ort };

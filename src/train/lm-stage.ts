@@ -10,7 +10,7 @@ import { Stage } from '../data/process.js';
 import { PairSamples, SampleSource } from '../data/samples.js';
 import { dataFingerprint, ShardReader } from '../data/shards.js';
 import { loadModelDir, saveModelDir } from '../io/model-dir.js';
-import { countParams, initParams, Params } from '../model/params.js';
+import { countParams, initParams, numel, Params } from '../model/params.js';
 import { MiniMindConfig } from '../model/config.js';
 import { BuildOptions } from '../model/minimind.js';
 import { SessionOptions } from '../runtime/session.js';
@@ -86,7 +86,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   const mixed: BuildOptions = gpu && o.dtype && o.dtype !== 'float32' ? { matmulType: o.dtype, lossScaling: o.dtype === 'float16' } : {};
   const build: BuildOptions = { seqLen: T, ...(s.build?.(config) ?? {}), ...mixed, update: updateMode(o.accumulationSteps, peers?.world) };
   const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, s.session);
-  const nTrain = [...trainee.shapes.values()].reduce((p, x) => p + x.reduce((a, b) => a * b, 1), 0);
+  const nTrain = [...trainee.shapes.values()].reduce((p, x) => p + numel(x), 0);
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${T} tokens, `
     + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${peers ? ` x ${peers.world} processes` : ''}`
     + `${resume ? `, resuming ${rel(resume)}` : ''}`);

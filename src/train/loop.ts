@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { adamwScalars, AdamWScalars } from '../graph/adamw.js';
+import { numel } from '../model/params.js';
 import { learningRate, Schedule } from '../runtime/optimizer.js';
 import { lossSvg } from './chart.js';
 import { checkIdentity, CheckpointError, loadCheckpoint, RunIdentity, saveCheckpoint, TrainState } from './checkpoint.js';
@@ -110,7 +111,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
     }
     checkIdentity(o.resumeFrom, ck.state.identity, o.identity);
     for (const [k, shape] of trainee.shapes) {
-      const w = ck.weights.get(k), n = shape.reduce((a, b) => a * b, 1);
+      const w = ck.weights.get(k), n = numel(shape);
       if (!w || w.length !== n) throw new CheckpointError(`checkpoint ${o.resumeFrom} does not match this model: weight "${k}" ${w ? `has ${w.length} values, expected ${n}` : 'is missing'}`);
     }
     await trainee.restore(ck.weights, ck.m, ck.v);
@@ -139,8 +140,8 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
     ...(scaler ? { loss_scale: scaler.scale, loss_scale_good_steps: scaler.goodSteps } : {}), config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
   });
   const save = async () => {
-    const snap = await trainee.snapshot();
     if (!lead) return;
+    const snap = await trainee.snapshot();
     saveCheckpoint(o.runDir, state(), new Map([...snap.weights].map(([k, a]) => [k, { shape: trainee.shapes.get(k)!, data: a }])), snap, o.keepCheckpoints);
   };
 
