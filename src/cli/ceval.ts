@@ -13,7 +13,7 @@ import { letterIds, loadMcq, scoreMcq } from '../eval/mcq-run.js';
 import { PromptStyle } from '../eval/prompt.js';
 import { Benchmark } from '../eval/subjects.js';
 import { formatSeconds } from '../train/progress.js';
-import { Args, handler, loadOptions, modelConfig, rel, requireDir, runtimeOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelSource, rel, runtimeOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
 
 export const cevalCommand = {
@@ -44,14 +44,13 @@ export const cevalCommand = {
     const mcq = loadMcq({ benchmark, dataDir, split, subjects, shots, limit: a.limit as number | undefined });
     for (const s of mcq.skipped) process.stderr.write(`${chalk.yellow('skipped:')} ${s}\n`);
 
-    const source = a.load_from as string;
-    requireDir(source, 'model', 'train one with `minimind full-sft`');
-    const { config, params, tok } = loadDecodingModel({ loadFrom: source, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string });
+    const source = modelSource(a, 'model', 'train one with `minimind full-sft`');
+    const { config, params, tok } = loadDecodingModel(source);
     const scorer = await ChoiceScorer.create(config, params, await letterIds(tok), { ...sessionOptions(a), constWeights: true });
     const out = a.out as string;
     fs.mkdirSync(out, { recursive: true });
     const progressFile = path.join(out, `${benchmark}_${split}_progress.jsonl`);
-    const settings = { model: path.resolve(source), benchmark, split, subjects: subjects ?? null, shots, prompt: a.prompt, limit: a.limit ?? null };
+    const settings = { model: path.resolve(source.loadFrom), benchmark, split, subjects: subjects ?? null, shots, prompt: a.prompt, limit: a.limit ?? null };
 
     let stop = false;
     const onSigint = () => { if (stop) process.exit(130); stop = true; };
@@ -77,7 +76,7 @@ export const cevalCommand = {
       process.stderr.write(`${chalk.yellow('stopped:')} ${results.length} of ${mcq.questions.length} questions done, kept in ${rel(progressFile)}; run again with --resume to continue\n`);
       return 130;
     }
-    const name = path.basename(path.resolve(source)).replace(/\.(pth|bin|safetensors)$/, '');
+    const name = path.basename(path.resolve(source.loadFrom)).replace(/\.(pth|bin|safetensors)$/, '');
     const files = writeReports(out, benchmark, split, name, results, { shots, prompt: a.prompt, seconds: +secs.toFixed(2) });
     if (results[0]?.q.answer !== null) process.stdout.write('\n' + terminalTable(summarize(benchmark, results)));
     fs.rmSync(progressFile, { force: true });

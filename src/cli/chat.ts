@@ -10,7 +10,7 @@ import { Quantize } from '../model/generate.js';
 import { loadAdapter, mergeLora } from '../model/lora.js';
 import { ChatMessage } from '../tokenizer/tokenizer.js';
 import { chatRepl } from './chat-repl.js';
-import { Args, bool01, handler, loadOptions, modelConfig, rel, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
+import { Args, bool01, handler, loadOptions, modelSource, rel, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 
 export const chatCommand = {
   command: 'eval',
@@ -23,9 +23,8 @@ export const chatCommand = {
     .option('prompt', { type: 'string', describe: 'answer this one message and exit' })
     .example('$0 eval --load_from out/full_sft', 'chat with the SFT model'),
   handler: handler(async (a: Args) => {
-    requireDir(a.load_from as string, 'model directory', 'train one with `minimind full-sft`');
     const { gen, tok, maxLen } = await loadChatModel({
-      loadFrom: a.load_from as string, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string,
+      ...modelSource(a, 'model directory', 'train one with `minimind full-sft`'),
       lora: a.lora as string | undefined, quantize: a.quantize as Quantize, session: sessionOptions(a),
     });
     const system: ChatMessage[] = a.system ? [{ role: 'system', content: a.system as string }] : [];

@@ -60,6 +60,16 @@ export function loadOptions<T>(y: Argv<T>, dflt: string): Argv<T> {
     .option('tokenizer', { type: 'string', default: 'model', describe: "tokenizer directory for a weights file (a model directory's own is used when it has one)", group: 'Model:' });
 }
 
+/**
+ * What loadOptions' flags name, checked to exist first: `what` and `hint` make the error
+ * (`model directory out/x does not exist (train one with ...)`).
+ */
+export function modelSource(a: Args, what: string, hint: string): { loadFrom: string; presetConfig: MiniMindConfig; tokenizer: string } {
+  const loadFrom = a.load_from as string;
+  requireDir(loadFrom, what, hint);
+  return { loadFrom, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string };
+}
+
 /** --preset and one option per model config field (CONFIG_FIELDS), each overriding the preset. */
 export function modelOptions<T>(y: Argv<T>): Argv<T> {
   let out = y.option('preset', { type: 'string', default: 'minimind-v1-small', choices: Object.keys(PRESETS), describe: 'model size preset', group: 'Model:' });

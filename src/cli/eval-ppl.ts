@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { Scorer } from '../model/score.js';
 import { UserError } from '../util/errors.js';
 import { perplexity, pplSamples } from '../eval/ppl.js';
-import { Args, handler, loadOptions, modelConfig, requireDir, runtimeOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelSource, runtimeOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
 
 export const evalPplCommand = {
@@ -16,9 +16,7 @@ export const evalPplCommand = {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
     .example('$0 eval-ppl --load_from out/pretrain --data_path dataset/heldout.jsonl', 'perplexity of a pretrained model'),
   handler: handler(async (a: Args) => {
-    const src = a.load_from as string;
-    requireDir(src, 'model', 'train one with `minimind pretrain`');
-    const { config, params, tok } = loadDecodingModel({ loadFrom: src, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string });
+    const { config, params, tok } = loadDecodingModel(modelSource(a, 'model', 'train one with `minimind pretrain`'));
     const maxLen = (a.max_seq_len as number | undefined) ?? config.max_position_embeddings;
     if (!Number.isInteger(maxLen) || maxLen < 2) throw new UserError(`--max_seq_len must be an integer >= 2, got ${maxLen}`);
     const samples = await pplSamples(a.data_path as string, tok, (a.limit as number | undefined) ?? Infinity);

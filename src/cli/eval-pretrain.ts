@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import chalk from 'chalk';
 import { Generator } from '../model/generate.js';
 import { streamText } from '../eval/generate-text.js';
-import { Args, handler, loadOptions, modelConfig, requireDir, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelSource, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
 
 const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
@@ -15,9 +15,7 @@ export const evalPretrainCommand = {
     .positional('prompts', { type: 'string', array: true, describe: 'texts to continue (default: a few MiniMind prompts)' })
     .example('$0 eval-pretrain "The capital of France is" --temperature 0', 'greedy continuation'),
   handler: handler(async (a: Args) => {
-    const dir = a.load_from as string;
-    requireDir(dir, 'model directory', 'train one with `minimind pretrain`');
-    const { config, params, tok } = loadDecodingModel({ loadFrom: dir, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string });
+    const { config, params, tok } = loadDecodingModel(modelSource(a, 'model directory', 'train one with `minimind pretrain`'));
     const gen = await Generator.create(config, params, sessionOptions(a));
     const prompts = (a.prompts as string[] | undefined)?.length ? a.prompts as string[] : DEFAULT_PROMPTS;
     for (const p of prompts) {

@@ -10,7 +10,7 @@ import { Engine } from '../serve/engine.js';
 import { createServer } from '../serve/server.js';
 import { UserError } from '../util/errors.js';
 import { chatRepl } from './chat-repl.js';
-import { Args, handler, loadOptions, modelConfig, positive, requireDir, runtimeOptions, sessionOptions } from './common.js';
+import { Args, handler, loadOptions, modelSource, positive, runtimeOptions, sessionOptions } from './common.js';
 
 const MB = 1024 * 1024;
 
@@ -34,15 +34,14 @@ export const serveCommand = {
   handler: handler(async (a: Args) => {
     positive(a, 'max_batch', 'max_queue', 'body_limit');
     if (!Number.isInteger(a.port) || (a.port as number) < 0 || (a.port as number) > 65535) throw new UserError(`--port must be an integer 0-65535, got ${a.port}`);
-    const dir = a.load_from as string;
-    requireDir(dir, 'model directory', 'train one with `minimind full-sft`');
-    const { config, params, tok, hook } = loadDecodingModel({ loadFrom: dir, presetConfig: modelConfig(a), tokenizer: a.tokenizer as string, lora: a.lora as string | undefined });
+    const source = modelSource(a, 'model directory', 'train one with `minimind full-sft`');
+    const { config, params, tok, hook } = loadDecodingModel({ ...source, lora: a.lora as string | undefined });
     const dec = await BatchDecoder.create(config, params, { ...sessionOptions(a), quantize: a.quantize as Quantize }, hook);
     const maxBatch = Math.floor(a.max_batch as number);
     const engine = new Engine(dec, { maxBatch, maxQueue: Math.floor(a.max_queue as number), contextWindow: config.max_position_embeddings,
       vocabLimit: Math.min(config.vocab_size, tok.vocabSize) });
     const kvBound = BatchDecoder.boundBytes(config, maxBatch);
-    const name = (a.model_name as string | undefined) ?? path.basename(path.resolve(dir));
+    const name = (a.model_name as string | undefined) ?? path.basename(path.resolve(source.loadFrom));
     const apiKey = (a.api_key as string | undefined) ?? process.env.MINIMIND_API_KEY;
     const server = createServer(engine, tok, { name, apiKey: apiKey || undefined, bodyLimit: Math.floor((a.body_limit as number) * MB),
       contextWindow: config.max_position_embeddings, limits: { max_batch: maxBatch, max_queue: engine.o.maxQueue, kv_cache_bound_bytes: kvBound } });
