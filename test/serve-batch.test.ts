@@ -65,27 +65,31 @@ test('batched rows that join and leave at different steps match decoding each al
   await single.release(); await dec.release();
 });
 
-test('a cache trimmed after the oldest row leaves keeps the other rows exact', async () => {
-  const dec = await BatchDecoder.create(c, params, so);
-  const single = await DecodeRunner.create(c, params, so);
-  const long = Array.from({ length: 20 }, (_, i) => 20 + i), short = [5, 6];
+test('the window shrinks after a long row leaves, and the row moved into its place stays exact', async () => {
+  const wide = { ...c, max_position_embeddings: 256 }; // same weights, a longer context
+  const dec = await BatchDecoder.create(wide, params, so);
+  const single = await DecodeRunner.create(wide, params, so);
+  const long = Array.from({ length: 100 }, (_, i) => 20 + i), short = [5, 6];
   const [a] = await dec.join([long]);
   let tokA = argmax(a.logits);
   for (let i = 0; i < 3; i++) tokA = argmax((await dec.step(new Map([[a.key, tokA]]))).get(a.key)!);
   const [b] = await dec.join([short]);
-  assert.equal(dec.cacheSlots, 23);
+  assert.equal(dec.cacheSlots, 128, 'the window holds the long row (103 tokens) in slots of 32');
+  const full = dec.cacheBytes;
   dec.leave([a.key]);
-  assert.equal(dec.cacheSlots, 2, 'slots before the short row are trimmed');
+  assert.equal(dec.cacheSlots, 32, 'the window shrinks to what the short row uses');
+  assert.ok(dec.cacheBytes < full / 2, `bytes ${full} -> ${dec.cacheBytes}`);
   const cache = single.emptyCache();
   let want = (await single.run(short, cache)).slice();
   assert.ok(maxDiff(b.logits, want) < 1e-4);
   let tok = argmax(b.logits);
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 40; i++) { // past the shrunk window's 32 slots: it grows again
     const l = (await dec.step(new Map([[b.key, tok]]))).get(b.key)!;
     want = (await single.run([tok], cache)).slice();
     assert.ok(maxDiff(l, want) < 1e-4, `step ${i}`);
     tok = argmax(l);
   }
+  assert.equal(dec.cacheSlots, 64);
   await dec.release(); await single.release();
 });
 

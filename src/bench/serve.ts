@@ -20,6 +20,8 @@ const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 
 
 export interface ServeBenchOptions {
   loadFrom?: string; requests: number; maxTokens: number; levels: number[]; duration?: number;
+  /** the levels take turns this many times (default 4), each with its share of the requests */
+  rounds?: number;
   threads: number; quantize: string; log: (m: string) => void;
 }
 
@@ -89,24 +91,34 @@ export async function benchServe(c: MiniMindConfig, o: ServeBenchOptions): Promi
   try {
     await request(url, 4, 0); // warm-up
     if (o.duration) return { bench: 'serve-soak', ...(await soak(url, child.pid!, o)), ...machine() };
-    const levels: Record<string, unknown>[] = [];
-    for (const n of o.levels) {
-      let next = 0;
-      const results: One[] = [];
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: n }, async () => {
-        while (next < o.requests) { const i = next++; results.push(await request(url, o.maxTokens, i)); }
-      }));
-      const s = (performance.now() - t0) / 1000;
+    // Levels take turns, `rounds` times, each with its share of the requests: this machine's
+    // speed drifts over minutes, and levels run one after the other would each see a
+    // different drift, which a ratio between levels would then carry.
+    const rounds = Math.max(1, o.rounds ?? 4);
+    const byLevel = new Map(o.levels.map((n) => [n, { results: [] as One[], seconds: 0 }]));
+    for (let round = 0; round < rounds; round++) {
+      for (const n of o.levels) {
+        // whole waves of n: a last partial wave would run a smaller batch than the level's
+        const count = n * Math.max(1, Math.round(o.requests / rounds / n)), lv = byLevel.get(n)!;
+        let next = 0;
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: n }, async () => {
+          while (next < count) { const i = next++; lv.results.push(await request(url, o.maxTokens, i)); }
+        }));
+        lv.seconds += (performance.now() - t0) / 1000;
+      }
+    }
+    const levels = o.levels.map((n) => {
+      const { results, seconds: s } = byLevel.get(n)!;
       const ok = results.filter((r) => r.ok), ttfts = ok.map((r) => r.ttft).filter((x) => !Number.isNaN(x));
       const row = { clients: n, completed: ok.length, failed: results.length - ok.length, seconds: +s.toFixed(2),
         tokens_per_s: +(ok.reduce((a, r) => a + r.tokens, 0) / s).toFixed(1), ttft_p50_s: +pct(ttfts, 0.5).toFixed(3), ttft_p95_s: +pct(ttfts, 0.95).toFixed(3),
         peak_rss_mb: +(rssKb(child.pid!, 'VmHWM') / 1024).toFixed(1) };
       o.log(JSON.stringify(row));
-      levels.push(row);
-    }
+      return row;
+    });
     const one = levels.find((l) => l.clients === 1)?.tokens_per_s as number | undefined, eight = levels.find((l) => l.clients === 8)?.tokens_per_s as number | undefined;
-    return { bench: 'serve', requests_per_level: o.requests, max_tokens: o.maxTokens, levels,
+    return { bench: 'serve', requests_per_level: o.requests, rounds, max_tokens: o.maxTokens, levels,
       ...(one && eight ? { speedup_8_vs_1: +(eight / one).toFixed(2) } : {}), ...machine() };
   } finally {
     child.kill('SIGTERM');

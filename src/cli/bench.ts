@@ -30,6 +30,7 @@ export const benchCommand = {
     .option('requests', { type: 'number', default: 32, describe: 'serve: requests per concurrency level' })
     .option('request_tokens', { type: 'number', default: 64, describe: 'serve: tokens generated per request' })
     .option('clients', { type: 'string', default: '1,8,32', describe: 'serve: concurrency levels' })
+    .option('rounds', { type: 'number', default: 4, describe: 'serve: the concurrency levels take turns this many times, each with its share of --requests in whole waves of its clients (the machine\'s speed drifts)' })
     .option('duration', { type: 'number', describe: 'serve: soak for this many seconds instead' })
     .option('load_from', { type: 'string', describe: 'serve: model directory (default: random weights of --preset)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
@@ -59,8 +60,9 @@ async function benchOne(a: Args): Promise<void> {
   const levels = String(a.clients).split(',').map(Number);
   if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
   if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');
+  if (!Number.isInteger(a.rounds) || (a.rounds as number) < 1) throw new UserError(`--rounds must be a positive integer, got ${a.rounds}`);
   const res = a.what === 'serve' ? await benchServe(c, { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number,
-    levels, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
+    levels, rounds: a.rounds as number, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
     : a.what === 'train'
     ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
     : a.what === 'matmul' ? await benchMatmul(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)

@@ -52,7 +52,7 @@ export function buildOnnxDecoder(c: MiniMindConfig, params: Params): Graph {
     }
   });
   // the decode graph, inlined: its inputs are now the tensors named above, or weights
-  const dg = buildDecodeGraph(c, { allLogits: true, ropePerRow: true });
+  const dg = buildDecodeGraph(c, { kvCache: 'concat', allLogits: true, ropePerRow: true });
   const shapes = new Map(paramSpecs(c).map((s) => [s.name, s.shape]));
   for (const t of dg.inputs) {
     const shape = shapes.get(t.name);

@@ -193,6 +193,31 @@ export function attention(g: Graph, q: Tensor, k: Tensor, v: Tensor, bias: Tenso
 }
 
 /**
+ * Decoding attention over a KV window that the caller owns and updates: the cached keys
+ * and values, pastK and pastV [B, KV, M, hd], in M slots of which each row uses its first
+ * few (pastBias [B, 1, 1, M]: 0 for a used slot, a large negative number otherwise).
+ * q [B, T, H, hd] and the new k, v [B, T, KV, hd] meet the window and each other
+ * (newBias [*, 1, T*rep, T], causal). Nothing cache-sized is copied: the scores against the
+ * window and against the new block are separate products (ONNX Runtime's CPU provider folds
+ * the keys' transpose into the product), and one softmax spans both. Returns [B, T, H*hd].
+ */
+export function windowAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, pastK: Tensor, pastV: Tensor, pastBias: Tensor, newBias: Tensor): Tensor {
+  const [, , H, hd] = q.shape as [unknown, unknown, number, number];
+  const KV = k.shape[2] as number, rep = H / KV;
+  let qg = g.transpose(g.reshape(q, [0, 0, KV, rep, hd]), [0, 2, 1, 3, 4]);  // B,KV,T,rep,hd
+  qg = g.mul(g.reshape(qg, [0, 0, -1, hd]), 1 / Math.sqrt(hd));              // B,KV,T*rep,hd
+  const sPast = g.add(g.matmul(qg, g.transpose(pastK, [0, 1, 3, 2])), pastBias); // B,KV,R,M
+  const sNew = g.add(g.matmul(qg, g.transpose(k, [0, 2, 3, 1])), newBias); // B,KV,R,T
+  const p = g.softmax(g.concat([sPast, sNew], 3), -1);
+  const width = (t: Tensor) => g.slice(g.shapeOf(t), 0, 3, 4);
+  const [pPast, pNew] = g.node('Split', [p, g.concat([width(sPast), width(sNew)], 0)],
+    [{ dtype: p.dtype, shape: sPast.shape }, { dtype: p.dtype, shape: sNew.shape }], { axis: { i: 3 } });
+  let o = g.add(g.matmul(pPast, pastV), g.matmul(pNew, g.transpose(v, [0, 2, 1, 3]))); // B,KV,T*rep,hd
+  o = g.transpose(g.reshape(o, [0, 0, -1, rep, hd]), [0, 2, 1, 3, 4]);      // B,T,KV,rep,hd
+  return g.reshape(o, [0, 0, -1]);
+}
+
+/**
  * softmax(q k^T + bias) v per query block. The backward pass recomputes each block's
  * probabilities instead of keeping them: they are the largest activations of the model
  * (B*H*T*S floats a layer), and recomputing costs one extra product per block.

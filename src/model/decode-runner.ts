@@ -1,8 +1,10 @@
 // A decode graph ready to run: weights wrapped once, position inputs cached, and a KV cache
-// advanced by each run. Generation and scoring share it.
+// (a one-row KvWindow) advanced by each run. Generation and scoring share it.
 import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
-import { headDim, MiniMindConfig } from './config.js';
-import { int64Tensor, PositionInputs } from './feeds.js';
+import { MiniMindConfig } from './config.js';
+import { causalBias } from '../graph/nn.js';
+import { int64Tensor, RopeRows } from './feeds.js';
+import { KvWindow } from './kv-window.js';
 import { buildDecodeGraph, LinearHook } from './minimind.js';
 import { paramSpecs, Params } from './params.js';
 import { q4Linear, quantizeQ4 } from './quantize.js';
@@ -45,10 +47,26 @@ export function decodeLinearHook(c: MiniMindConfig, params: Params, quantize: Qu
   return hook?.linearHook ?? constWeightsHook(params);
 }
 
+/** attn_bias of the window graph: causal among T new tokens, [1, 1, T*rep, T] (cached per T). */
+export class NewTokenBias {
+  private cache = new Map<number, ort.Tensor>();
+  private readonly rep: number;
+  constructor(c: MiniMindConfig) { this.rep = c.num_attention_heads / c.num_key_value_heads; }
+  get(T: number): ort.Tensor {
+    let t = this.cache.get(T);
+    if (!t) {
+      if (this.cache.size > 64) this.cache.clear();
+      this.cache.set(T, (t = new ort.Tensor('float32', causalBias(this.rep, T, T, 0), [1, 1, this.rep * T, T])));
+    }
+    return t;
+  }
+}
+
 export class DecodeRunner {
   private weights: Record<string, ort.Tensor> = {};
-  private positions: PositionInputs;
-  private constructor(readonly c: MiniMindConfig, private session: Session) { this.positions = new PositionInputs(c); }
+  private rope: RopeRows;
+  private bias: NewTokenBias;
+  private constructor(readonly c: MiniMindConfig, private session: Session) { this.rope = new RopeRows(c); this.bias = new NewTokenBias(c); }
 
   /** allLogits: logits of every position ([T, V]) instead of the last one ([V]). */
   static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, o: { allLogits?: boolean; hook?: DecodeHook } = {}): Promise<DecodeRunner> {
@@ -58,19 +76,21 @@ export class DecodeRunner {
     return r;
   }
 
-  emptyCache(): ort.Tensor[] {
-    const kv = this.c.num_key_value_heads, hd = headDim(this.c);
-    return Array.from({ length: 2 * this.c.num_hidden_layers }, () => new ort.Tensor('float32', new Float32Array(0), [1, 0, kv, hd]));
+  /** A cache for one sequence. */
+  emptyCache(): KvWindow {
+    const w = new KvWindow(this.c);
+    w.addRow();
+    return w;
   }
 
   /** Logits after feeding `ids` on top of the cache; the cache is advanced. */
-  async run(ids: number[], cache: ort.Tensor[]): Promise<Float32Array> {
-    const c = this.c, past = cache[0].dims[1];
-    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.positions.get(ids.length, past),
-      input_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [1, ids.length]) };
-    for (let l = 0; l < c.num_hidden_layers; l++) { feeds[`past_key.${l}`] = cache[2 * l]; feeds[`past_value.${l}`] = cache[2 * l + 1]; }
+  async run(ids: number[], cache: KvWindow): Promise<Float32Array> {
+    const past = cache.length(0), T = ids.length;
+    cache.reserve(1, past + T);
+    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...cache.feeds(), ...this.rope.get([past], T), attn_bias: this.bias.get(T),
+      input_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [1, T]) };
     const out = await this.session.run(feeds);
-    for (let l = 0; l < c.num_hidden_layers; l++) { cache[2 * l] = out[`present_key.${l}`]; cache[2 * l + 1] = out[`present_value.${l}`]; }
+    cache.append(0, out, 0, T, 0, T);
     return out.logits.data as Float32Array;
   }
 

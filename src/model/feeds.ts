@@ -50,6 +50,42 @@ export class PositionInputs {
   }
 }
 
+/**
+ * RoPE tables per row (the window decode graph's [B, T, hd]): row b's tokens sit at
+ * positions starts[b]..starts[b]+T-1 (negative ones, left padding, get zeros). Each
+ * position's row is computed once, as ropeTables computes it, so every caller gets the
+ * same bits for the same position.
+ */
+export class RopeRows {
+  private rope: { freqs: Float32Array; scale: number };
+  private cos = new Float32Array(0);
+  private sin = new Float32Array(0);
+  private readonly hd: number;
+  constructor(c: MiniMindConfig) { this.rope = modelRope(c); this.hd = headDim(c); }
+
+  private ensure(positions: number): void {
+    const have = this.cos.length / this.hd;
+    if (positions <= have) return;
+    const n = Math.max(positions, 2 * have, 64), t = ropeTables(this.hd, have, n - have, this.rope.freqs, this.rope.scale);
+    const cos = new Float32Array(n * this.hd), sin = new Float32Array(n * this.hd);
+    cos.set(this.cos); cos.set(t.cos, this.cos.length);
+    sin.set(this.sin); sin.set(t.sin, this.sin.length);
+    this.cos = cos; this.sin = sin;
+  }
+
+  get(starts: number[], T: number): { rope_cos: ort.Tensor; rope_sin: ort.Tensor } {
+    const hd = this.hd, B = starts.length;
+    this.ensure(Math.max(...starts) + T);
+    const cos = new Float32Array(B * T * hd), sin = new Float32Array(B * T * hd);
+    starts.forEach((p0, b) => {
+      const skip = Math.max(0, -p0), p = p0 + skip; // negative positions (padding) keep zeros
+      cos.set(this.cos.subarray(p * hd, (p0 + T) * hd), (b * T + skip) * hd);
+      sin.set(this.sin.subarray(p * hd, (p0 + T) * hd), (b * T + skip) * hd);
+    });
+    return { rope_cos: new ort.Tensor('float32', cos, [B, T, hd]), rope_sin: new ort.Tensor('float32', sin, [B, T, hd]) };
+  }
+}
+
 export const int64Tensor = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int64', data, shape);
 
 /** int64 values as int32; throws naming `what` on one that does not fit. */

@@ -5,7 +5,7 @@ import { Dim, mulDims } from '../graph/dims.js';
 import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
 import { DType, FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
-import { attention, crossEntropy, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
+import { attention, crossEntropy, windowAttention, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
@@ -77,7 +77,7 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   return { y, aux };
 }
 
-interface LayerIO { x: Tensor; pastK?: Tensor; pastV?: Tensor }
+interface LayerIO { x: Tensor; pastK?: Tensor; pastV?: Tensor; attend?: Ctx['attend'] }
 
 function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor; v: Tensor; aux: Tensor | null } {
   const { g, c, p } = ctx;
@@ -98,7 +98,8 @@ function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor;
     }
     const kAll = io.pastK ? g.concat([io.pastK, k], 1) : k;
     const vAll = io.pastV ? g.concat([io.pastV, v0], 1) : v0;
-    const a = ctx.attend ? ctx.attend(q, kAll, vAll) : attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
+    const attend = io.attend ?? ctx.attend;
+    const a = attend ? attend(q, kAll, vAll) : attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
     const x = g.add(io.x, proj(ctx, a, `${pre}.self_attn.o_proj.weight`));
     const h2 = rmsNorm(g, x, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
     if (!c.use_moe) return { x: g.add(x, swiglu(ctx, h2, `${pre}.mlp`)), k: kAll, v: vAll, aux: null };
@@ -282,26 +283,52 @@ export function buildApplyGraph(shapes: Map<string, number[]>, ft: FloatType = '
   return g;
 }
 
+export interface DecodeGraphOptions {
+  dtype?: FloatType;
+  /** logits for every position ([B, T, V]) instead of the last one ([B, V]) */
+  allLogits?: boolean;
+  linearHook?: LinearHook;
+  extraParams?: { name: string; shape: number[] }[];
+  /**
+   * window (default): the caller keeps the cache in a window of M slots (see KvWindow) and
+   * writes each run's new keys and values into it. concat: the Hugging Face form, whose
+   * outputs are the whole cache grown by this run's tokens (export).
+   */
+  kvCache?: 'window' | 'concat';
+  /** concat only: rope_cos/rope_sin are [B, T, hd] (positions per row) instead of [T, hd] */
+  ropePerRow?: boolean;
+}
+
 /**
- * Decode graph with a KV cache: inputs past_key.<l>/past_value.<l> [B, P, KV, hd] (P may
- * be 0), outputs `logits` [B, V] of the last position and present_key.<l>/present_value.<l>.
- * With `allLogits`, outputs logits for every position instead ([B, T, V]); with
- * `ropePerRow`, rope_cos/rope_sin are [B, T, hd] (positions per row) instead of [T, hd].
+ * Decode graph. Window form (kvCache 'window'): inputs past_key.<l> and past_value.<l>
+ * [B, KV, M, hd], past_bias [B, 1, 1, M] (0 for each row's
+ * used slots), attn_bias [*, 1, T*rep, T] (causal among the new tokens) and rope tables
+ * [B, T, hd]; outputs key.<l>/value.<l> [B, T, KV, hd], the new tokens' keys (after RoPE)
+ * and values. Concat form: inputs past_key.<l>/past_value.<l> [B, P, KV, hd] (P may be 0),
+ * outputs present_key.<l>/present_value.<l> [B, P+T, KV, hd]. Both output `logits` [B, V]
+ * of the last position (allLogits: [B, T, V]).
  */
-export function buildDecodeGraph(c: MiniMindConfig, o: { dtype?: FloatType; allLogits?: boolean; linearHook?: LinearHook; extraParams?: { name: string; shape: number[] }[]; ropePerRow?: boolean } = {}): Graph {
+export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}): Graph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
-  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', '?S', o.extraParams ?? [], 'B', { ropePerRow: o.ropePerRow });
+  const window = (o.kvCache ?? 'window') === 'window';
+  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B', { ropePerRow: window || o.ropePerRow });
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1 };
   const hd = headDim(c), KV = c.num_key_value_heads;
+  const pastBias = window ? g.input('past_bias', ft, ['B', 1, 1, 'M']) : null;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
   for (let l = 0; l < c.num_hidden_layers; l++) {
-    const pastK = g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]);
-    const pastV = g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]);
-    const r = decoderLayer(ctx, l, { x, pastK, pastV });
+    let io: LayerIO;
+    if (window) {
+      const pastK = g.input(`past_key.${l}`, ft, ['B', KV, 'M', hd]), pastV = g.input(`past_value.${l}`, ft, ['B', KV, 'M', hd]);
+      io = { x, attend: (q, k, v) => windowAttention(g, q, k, v, pastK, pastV, pastBias!, bias!) };
+    } else {
+      io = { x, pastK: g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]), pastV: g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]) };
+    }
+    const r = decoderLayer(ctx, l, io);
     x = r.x;
-    g.output(r.k, `present_key.${l}`);
-    g.output(r.v, `present_value.${l}`);
+    g.output(r.k, window ? `key.${l}` : `present_key.${l}`);
+    g.output(r.v, window ? `value.${l}` : `present_value.${l}`);
   }
   if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);

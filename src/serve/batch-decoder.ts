@@ -1,44 +1,38 @@
-// Batched decoding over one shared KV cache, for sequences of different lengths that join
-// and leave between steps (continuous batching).
+// Batched decoding over one KV window, for sequences of different lengths that join and
+// leave between steps (continuous batching).
 //
-// Design: every row lives on one shared timeline. Cache slot s holds the key/value written
-// at position base+s; each step feeds one token per row at position `clock` (= base+S), so
-// one RoPE table [1, hd] serves the whole batch. Rows that join together are prefilled in
-// one run, each prompt placed at positions clock-L..clock-1 (left-padded), i.e. it ends
-// where the others are, and its keys are copied into the batch cache (right-aligned; the
-// slots before its start are masked per row through attn_bias [B, 1, rep, S+1]). RoPE attention scores
-// depend only on the distance between query and key positions, so a row's logits equal
-// those of decoding it alone from position 0, up to float rounding. Angles are computed
-// in double precision because absolute positions keep growing while the server is busy.
-// When rows leave, slots no live row can see are trimmed from the front, so the cache is
-// never longer than the oldest live row: at most maxBatch x context window slots.
+// Design: each row of the batch is a row of a KvWindow, its tokens at positions 0, 1, ...
+// of its own, exactly as if it were decoded alone. A step feeds one token per row at
+// position length(row); past_bias hides each row's unused slots. Rows that join together
+// are prefilled in one run (left-padded to the longest, pad columns masked through
+// attn_bias, each row's RoPE positions starting at its first real token), and their keys
+// and values go into new rows of the window. A row that leaves is replaced by the last row,
+// and the window shrinks when the rows left use less than half of it, so it holds at most
+// the batch's rows x the context window.
 import { buildDecodeGraph } from '../model/minimind.js';
-import { headDim, MiniMindConfig } from '../model/config.js';
-import { DecodeHook, decodeLinearHook, Quantize } from '../model/decode-runner.js';
-import { int64Tensor, modelRope } from '../model/feeds.js';
+import { MiniMindConfig } from '../model/config.js';
+import { DecodeHook, decodeLinearHook, NewTokenBias, Quantize } from '../model/decode-runner.js';
+import { int64Tensor, RopeRows } from '../model/feeds.js';
+import { KvWindow } from '../model/kv-window.js';
 import { causalBias } from '../graph/nn.js';
 import { Params } from '../model/params.js';
 import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
 
 const MASKED = -1e9;
 
-/** A row of the batch: `start` is the position of its first prompt token. */
-interface Row { key: number; start: number }
-
 export class BatchDecoder {
   private weights: Record<string, ort.Tensor> = {};
-  private rope: { freqs: Float32Array; scale: number };
-  private rows: Row[] = [];
-  private cache: ort.Tensor[] = [];      // 2 per layer, [B, S, KV, hd]
-  private base = 0;                      // position of slot 0
-  private S = 0;                         // cache length
+  private rope: RopeRows;
+  private stepBias: ort.Tensor;
+  private keys: number[] = [];           // row index -> key
+  private window: KvWindow;
   private nextKey = 1;
-  private readonly slotFloats: number;
   private readonly rep: number;
 
   private constructor(readonly c: MiniMindConfig, private session: Session) {
-    this.rope = modelRope(c);
-    this.slotFloats = c.num_key_value_heads * headDim(c);
+    this.rope = new RopeRows(c);
+    this.stepBias = new NewTokenBias(c).get(1);
+    this.window = new KvWindow(c);
     this.rep = c.num_attention_heads / c.num_key_value_heads;
   }
 
@@ -49,32 +43,13 @@ export class BatchDecoder {
     return d;
   }
 
-  get size(): number { return this.rows.length; }
-  get cacheSlots(): number { return this.S; }
-  /** Bytes held by the KV cache now. */
-  get cacheBytes(): number { return this.rows.length * this.S * this.slotFloats * 4 * 2 * this.c.num_hidden_layers; }
-  /** Bytes the cache can reach with `rows` rows of at most the context window each. */
-  static boundBytes(c: MiniMindConfig, rows: number): number {
-    return rows * c.max_position_embeddings * c.num_key_value_heads * headDim(c) * 4 * 2 * c.num_hidden_layers;
-  }
-  get clock(): number { return this.base + this.S; }
-
-  private ropeAt(start: number, T: number): { rope_cos: ort.Tensor; rope_sin: ort.Tensor } {
-    const hd = headDim(this.c), half = hd / 2, { freqs, scale } = this.rope;
-    const cos = new Float32Array(T * hd), sin = new Float32Array(T * hd);
-    for (let t = 0; t < T; t++) {
-      for (let i = 0; i < half; i++) {
-        const a = (start + t) * freqs[i];
-        cos[t * hd + i] = cos[t * hd + i + half] = Math.cos(a) * scale;
-        sin[t * hd + i] = sin[t * hd + i + half] = Math.sin(a) * scale;
-      }
-    }
-    return { rope_cos: new ort.Tensor('float32', cos, [T, hd]), rope_sin: new ort.Tensor('float32', sin, [T, hd]) };
-  }
-
-  private layerFeeds(feeds: Record<string, ort.Tensor>, cache: ort.Tensor[]): void {
-    for (let l = 0; l < this.c.num_hidden_layers; l++) { feeds[`past_key.${l}`] = cache[2 * l]; feeds[`past_value.${l}`] = cache[2 * l + 1]; }
-  }
+  get size(): number { return this.keys.length; }
+  /** Slots per row of the KV window now. */
+  get cacheSlots(): number { return this.window.slots; }
+  /** Bytes held by the KV window now. */
+  get cacheBytes(): number { return this.window.bytes; }
+  /** Bytes the KV window can reach with `rows` rows of at most the context window each. */
+  static boundBytes(c: MiniMindConfig, rows: number): number { return KvWindow.bytesFor(c, rows); }
 
   /**
    * Add sequences: the prompts are prefilled together (in groups of similar lengths, left-
@@ -84,47 +59,33 @@ export class BatchDecoder {
   async join(prompts: number[][]): Promise<{ key: number; logits: Float32Array }[]> {
     if (!prompts.length) return [];
     if (prompts.some((p) => !p.length)) throw new Error('BatchDecoder.join: empty prompt');
-    const longest = Math.max(...prompts.map((p) => p.length));
-    if (!this.rows.length) { this.base = 0; this.S = 0; }
-    const grow = Math.max(0, longest - this.S);   // new empty slots at the front
-    const clock = this.clock;
-    const out = prompts.map((ids) => {
-      const key = this.nextKey++;
-      return { key, row: { key, start: clock - ids.length }, logits: new Float32Array(0) as Float32Array, kv: [] as Float32Array[] };
-    });
+    // every prefill first: rows join only when all of them ran (a failed run adds none)
+    const runs: { group: number[]; T: number; res: Record<string, ort.Tensor> }[] = [];
     for (const group of prefillGroups(prompts.map((p) => p.length), PREFILL_TOKENS)) {
-      const res = await this.prefill(group.map((i) => prompts[i]), clock);
-      group.forEach((i, j) => { out[i].logits = res[j].logits; out[i].kv = res[j].kv; });
+      const T = Math.max(...group.map((i) => prompts[i].length));
+      runs.push({ group, T, res: await this.prefill(group.map((i) => prompts[i]), T) });
     }
-    const hd = headDim(this.c), KV = this.c.num_key_value_heads;
-    // new cache: existing rows shifted right by `grow`, then each new row right-aligned
-    const S = this.S + grow, B = this.rows.length + out.length, f = this.slotFloats;
-    this.cache = Array.from({ length: 2 * this.c.num_hidden_layers }, (_, i) => {
-      const data = new Float32Array(B * S * f);
-      if (this.S) {
-        const old = this.cache[i].data as Float32Array;
-        for (let b = 0; b < this.rows.length; b++) data.set(old.subarray(b * this.S * f, (b + 1) * this.S * f), (b * S + grow) * f);
-      }
-      out.forEach((n, j) => {
-        const src = n.kv[i], L = src.length / f;
-        data.set(src, ((this.rows.length + j) * S + S - L) * f);
+    this.window.reserve(this.size + prompts.length, Math.max(...prompts.map((p) => p.length)));
+    const V = this.c.vocab_size, out = prompts.map(() => ({ key: 0, logits: new Float32Array(0) as Float32Array }));
+    for (const { group, T, res } of runs) {
+      const logits = res.logits.data as Float32Array;
+      group.forEach((i, j) => {
+        const L = prompts[i].length, row = this.window.addRow();
+        this.window.append(row, res, j, T, T - L, L);
+        out[i] = { key: this.nextKey++, logits: logits.slice(j * V, (j + 1) * V) };
+        this.keys.push(out[i].key);
       });
-      return new ort.Tensor('float32', data, [B, S, KV, hd]);
-    });
-    this.base -= grow;
-    this.S = S;
-    this.rows.push(...out.map((n) => n.row));
-    return out.map(({ key, logits }) => ({ key, logits }));
+    }
+    return out;
   }
 
   /**
-   * Prompts run as one batch [n, T] placed at positions clock-T..clock-1, each right-aligned
-   * (its first T-L columns are padding that no query sees). Returns per prompt the logits
-   * after it and its keys/values (2 per layer, L slots each; views of the run's outputs).
+   * Prompts run as one batch [n, T] over an empty window, each right-aligned: its first
+   * T-L columns are padding that no real token's query sees, and its RoPE positions start
+   * at 0 on its first real token.
    */
-  private async prefill(prompts: number[][], clock: number): Promise<{ logits: Float32Array; kv: Float32Array[] }[]> {
-    const n = prompts.length, T = Math.max(...prompts.map((p) => p.length)), rep = this.rep;
-    const hd = headDim(this.c), KV = this.c.num_key_value_heads, f = this.slotFloats, V = this.c.vocab_size;
+  private async prefill(prompts: number[][], T: number): Promise<Record<string, ort.Tensor>> {
+    const n = prompts.length, rep = this.rep;
     const ids = new BigInt64Array(n * T), causal = causalBias(rep, T, T, 0), bias = new Float32Array(n * causal.length);
     prompts.forEach((p, j) => {
       const pad = T - p.length;
@@ -132,59 +93,41 @@ export class BatchDecoder {
       bias.set(causal, j * causal.length);
       if (pad) for (let q = 0; q < rep * T; q++) bias.fill(MASKED, j * causal.length + q * T, j * causal.length + q * T + pad);
     });
-    const empty = new ort.Tensor('float32', new Float32Array(0), [n, 0, KV, hd]);
-    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.ropeAt(clock - T, T),
-      attn_bias: new ort.Tensor('float32', bias, [n, 1, rep * T, T]), input_ids: int64Tensor(ids, [n, T]) };
-    this.layerFeeds(feeds, Array(2 * this.c.num_hidden_layers).fill(empty));
-    const res = await this.session.run(feeds);
-    const logits = res.logits.data as Float32Array;
-    return prompts.map((p, j) => {
-      const kv: Float32Array[] = [];
-      for (let l = 0; l < this.c.num_hidden_layers; l++) {
-        for (const name of [`present_key.${l}`, `present_value.${l}`]) kv.push((res[name].data as Float32Array).subarray((j * T + T - p.length) * f, (j + 1) * T * f));
-      }
-      return { logits: logits.slice(j * V, (j + 1) * V), kv };
-    });
+    const rope = this.rope.get(prompts.map((p) => p.length - T), T); // pad columns: negative positions
+    return this.session.run({ ...this.weights, ...KvWindow.emptyFeeds(this.c, n), ...rope,
+      attn_bias: new ort.Tensor('float32', bias, [n, 1, rep * T, T]), input_ids: int64Tensor(ids, [n, T]) });
   }
 
-  /** Remove rows (finished or cancelled) and trim slots no remaining row can see. */
+  /** Remove rows (finished or cancelled). */
   leave(keys: Iterable<number>): void {
-    const gone = new Set(keys);
-    const keep = this.rows.map((r, b) => ({ r, b })).filter(({ r }) => !gone.has(r.key));
-    if (keep.length === this.rows.length) return;
-    if (!keep.length) { this.rows = []; this.cache = []; this.S = 0; return; }
-    const first = Math.min(...keep.map(({ r }) => r.start)) - this.base; // first slot still visible
-    const S = this.S - first, f = this.slotFloats, hd = headDim(this.c), KV = this.c.num_key_value_heads;
-    this.cache = this.cache.map((t) => {
-      const old = t.data as Float32Array, data = new Float32Array(keep.length * S * f);
-      keep.forEach(({ b }, j) => data.set(old.subarray((b * this.S + first) * f, (b + 1) * this.S * f), j * S * f));
-      return new ort.Tensor('float32', data, [keep.length, S, KV, hd]);
-    });
-    this.rows = keep.map(({ r }) => r);
-    this.base += first;
-    this.S = S;
+    let removed = false;
+    for (const key of keys) {
+      const b = this.keys.indexOf(key);
+      if (b < 0) continue;
+      this.window.removeRow(b);
+      this.keys[b] = this.keys[this.keys.length - 1];
+      this.keys.pop();
+      removed = true;
+    }
+    if (removed) this.window.fit();
   }
 
   /** One decoding step: feed each row's token (by key), returns logits per key ([V] views of one buffer). */
   async step(tokens: Map<number, number>): Promise<Map<number, Float32Array>> {
-    const B = this.rows.length, S1 = this.S + 1, rep = this.rep;
+    const B = this.size;
     if (!B) return new Map();
-    const ids = new BigInt64Array(B), bias = new Float32Array(B * rep * S1);
-    this.rows.forEach((r, b) => {
-      const id = tokens.get(r.key);
-      if (id === undefined) throw new Error(`BatchDecoder.step: no token for row ${r.key}`);
+    const ids = new BigInt64Array(B), lens = this.keys.map((_, b) => this.window.length(b));
+    this.keys.forEach((key, b) => {
+      const id = tokens.get(key);
+      if (id === undefined) throw new Error(`BatchDecoder.step: no token for row ${key}`);
       ids[b] = BigInt(id);
-      const hidden = r.start - this.base;            // slots before the row's first token
-      for (let k = 0; k < rep; k++) bias.fill(MASKED, (b * rep + k) * S1, (b * rep + k) * S1 + hidden);
     });
-    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...this.ropeAt(this.clock, 1),
-      attn_bias: new ort.Tensor('float32', bias, [B, 1, rep, S1]), input_ids: int64Tensor(ids, [B, 1]) };
-    this.layerFeeds(feeds, this.cache);
-    const res = await this.session.run(feeds);
-    for (let l = 0; l < this.c.num_hidden_layers; l++) { this.cache[2 * l] = res[`present_key.${l}`]; this.cache[2 * l + 1] = res[`present_value.${l}`]; }
-    this.S = S1;
+    this.window.reserve(B, Math.max(...lens) + 1);
+    const res = await this.session.run({ ...this.weights, ...this.window.feeds(), ...this.rope.get(lens, 1),
+      attn_bias: this.stepBias, input_ids: int64Tensor(ids, [B, 1]) });
+    for (let b = 0; b < B; b++) this.window.append(b, res, b, 1, 0, 1);
     const V = this.c.vocab_size, logits = res.logits.data as Float32Array, out = new Map<number, Float32Array>();
-    this.rows.forEach((r, b) => out.set(r.key, logits.subarray(b * V, (b + 1) * V)));
+    this.keys.forEach((key, b) => out.set(key, logits.subarray(b * V, (b + 1) * V)));
     return out;
   }
 
