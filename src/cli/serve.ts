@@ -27,9 +27,10 @@ export const serveCommand = {
     .option('max_batch', { type: 'number', default: 8, describe: 'requests decoded together in one batched step' })
     .option('max_queue', { type: 'number', default: 64, describe: 'requests waiting for a batch slot; more are refused with 429' })
     .option('body_limit', { type: 'number', default: 1, describe: 'largest request body in MB (larger: 413, not read)' })
-    .epilogue('Memory: the KV cache holds at most max_batch x context window tokens, i.e. max_batch x max_position_embeddings x '
-      + 'num_hidden_layers x 2 x num_key_value_heads x head_dim x 4 bytes (minimind-v1-small, 512 tokens: 8 MB per slot, '
-      + '64 MB at --max_batch 8), plus about as much again while a step runs; the exact bound is printed at start.')
+    .epilogue('Memory: the KV cache holds at most max_batch x context window tokens (rows in fours, positions in 32s), i.e. '
+      + 'max_batch x max_position_embeddings x num_hidden_layers x 2 x num_key_value_heads x head_dim x 4 bytes (minimind-v1-small, '
+      + '512 tokens: 8 MB per slot, 64 MB at --max_batch 8); it grows and shrinks with the rows it holds, and the old and new '
+      + 'blocks coexist for a moment when it does. The exact bound is printed at start.')
     .example('$0 serve --load_from out/full_sft', 'serve on http://127.0.0.1:8998'),
   handler: handler(async (a: Args) => {
     positive(a, 'max_batch', 'max_queue', 'body_limit');

@@ -20,14 +20,14 @@ export class KvWindow {
   private readonly KV: number;
   private readonly hd: number;
   private readonly layers: number;
-  /** the window never grows beyond this many slots (the context window, rounded up) */
-  private readonly maxSlots: number;
+  /** the context window: no row holds more positions */
+  private readonly context: number;
 
   constructor(c: MiniMindConfig) {
     this.KV = c.num_key_value_heads;
     this.hd = headDim(c);
     this.layers = c.num_hidden_layers;
-    this.maxSlots = roundUp(c.max_position_embeddings, SLOT_STEP);
+    this.context = c.max_position_embeddings;
   }
 
   /** Bytes of the blocks for `rows` rows of `slots` slots (what reserve() allocates at most). */
@@ -44,8 +44,8 @@ export class KvWindow {
 
   /** Room for `rows` rows of `slots` used slots each; what is cached stays. */
   reserve(rows: number, slots: number): void {
-    if (slots > this.maxSlots) throw new RangeError(`KV cache: ${slots} positions exceed the context window (${this.maxSlots})`);
-    const M = slots > this.M ? Math.min(this.maxSlots, roundUp(Math.max(slots, Math.ceil(this.M * 1.5)), SLOT_STEP)) : this.M;
+    if (slots > this.context) throw new RangeError(`KV cache: ${slots} positions exceed the context window (${this.context})`);
+    const M = slots > this.M ? roundUp(Math.min(this.context, Math.max(slots, Math.ceil(this.M * 1.5))), SLOT_STEP) : this.M;
     const cap = rows > this.cap ? roundUp(rows, ROW_STEP) : this.cap;
     if (M !== this.M || cap !== this.cap) this.relayout(cap, M);
   }
