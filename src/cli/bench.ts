@@ -37,7 +37,7 @@ export const benchCommand = {
     .option('dtype', { type: 'string', default: 'float32', choices: ['float32', 'float16', 'bfloat16'], describe: 'train: MatMul precision (mixed precision; float16 with loss scaling)' })
     .option('attn_chunks', { type: 'number', describe: 'train: causal attention query blocks (default: blocks of ~128)' })
     .option('mem_pattern', { type: 'boolean', default: false, describe: "ONNX Runtime's memory pattern planning" })
-    .option('mem_arena', { type: 'boolean', default: false, describe: "ONNX Runtime's CPU memory arena (faster allocation, more memory)" })
+    .option('mem_arena', { type: 'boolean', describe: "ONNX Runtime's CPU memory arena (default: on for training sessions, whose shapes repeat every step; off otherwise)" })
     .option('data_dir', { type: 'string', default: 'dataset/ceval-exam', describe: 'ceval: C-Eval folder (val/*.csv)' })
     .option('tokenizer', { type: 'string', default: 'model', describe: 'ceval: tokenizer directory' })
     .option('batch_tokens', { type: 'number', describe: 'ceval: tokens per forward pass (default 1024)' })
@@ -56,7 +56,7 @@ const ALL_PRESETS = ['minimind-v1-small', 'minimind-v1', 'minimind-v1-moe'];
 
 async function benchOne(a: Args): Promise<void> {
   const c = modelConfig(a);
-  const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean, memPattern: a.mem_pattern as boolean };
+  const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean | undefined, memPattern: a.mem_pattern as boolean };
   const levels = String(a.clients).split(',').map(Number);
   if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
   if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');

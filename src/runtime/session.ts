@@ -30,7 +30,8 @@ export interface SessionOptions {
   quiet?: boolean;
   /** ORT's per-op profiler writes a JSON trace with this prefix */
   profilePrefix?: string;
-  /** ORT's CPU memory arena: faster allocation, but it grows and never shrinks (default off) */
+  /** ORT's CPU memory arena: faster allocation, but it grows and never shrinks (default off;
+   * training sessions turn it on: their shapes repeat every step, see TrainSession.create) */
   memArena?: boolean;
   /** ORT's memory pattern: one pre-planned block per input shape (default off: it allocates
    * the plan's whole peak at once and costs memory and page faults for training graphs) */
