@@ -32,6 +32,16 @@ export function rmsNorm(g: Graph, x: Tensor, w: Tensor, eps: number): Tensor {
 }
 
 /**
+ * RMSNorm as one ONNX Runtime kernel (SimplifiedLayerNormalization, registered in the ONNX
+ * domain by the CPU, CUDA and WebGPU providers), for graphs without a backward pass: a
+ * decode step runs ~17 norms over a few rows each, where the 7 ops of rmsNorm cost more in
+ * per-op overhead than in arithmetic.
+ */
+export function rmsNormKernel(g: Graph, x: Tensor, w: Tensor, eps: number): Tensor {
+  return g.node('SimplifiedLayerNormalization', [x, w], [{ dtype: x.dtype, shape: x.shape }], { axis: { i: -1 }, epsilon: { f: eps } })[0];
+}
+
+/**
  * SwiGLU's activation silu(gate) * up, and with `down` given the down projection too.
  * Only gate and up are kept for the backward pass, which recomputes the sigmoid and the
  * activation: the FFN's [tokens, intermediate] tensors are the biggest ones a layer
@@ -164,6 +174,19 @@ export function rope(g: Graph, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const [x1, x2] = g.split(x, 3, [hd / 2, hd / 2]);
   const rotated = g.concat([g.neg(x2), x1], 3);
   return g.add(g.mul(x, c), g.mul(rotated, s));
+}
+
+/**
+ * rope() as ONNX Runtime's RotaryEmbedding kernel (com.microsoft; CPU, CUDA and WebGPU), for
+ * graphs without a backward pass: x [B, T, H, hd], positions [B, T] (int64) index the tables
+ * cos/sin [P, hd/2] (rope()'s tables hold each half twice). One kernel where rope() is eight
+ * ops on a decode step's few rows.
+ */
+export function ropeKernel(g: Graph, x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const [, , H, hd] = x.shape as [unknown, unknown, number, number];
+  const y = g.node('RotaryEmbedding', [g.reshape(x, [0, 0, -1]), positions, cos, sin], [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], H * hd] }],
+    { interleaved: { i: 0 }, num_heads: { i: H } }, 'com.microsoft')[0];
+  return g.reshape(y, [0, 0, H, hd]);
 }
 
 /**

@@ -51,38 +51,34 @@ export class PositionInputs {
 }
 
 /**
- * RoPE tables per row (the window decode graph's [B, T, hd]): row b's tokens sit at
- * positions starts[b]..starts[b]+T-1 (negative ones, left padding, get zeros). Each
- * position's row is computed once, as ropeTables computes it, so every caller gets the
- * same bits for the same position.
+ * The window decode graph's RoPE inputs: position_ids [B, T] (row b's tokens at positions
+ * starts[b]..starts[b]+T-1; negative ones, left padding, read position 0) and the tables
+ * rope_cos/rope_sin [P, hd/2] they index, computed once per position as ropeTables does.
  */
 export class RopeRows {
   private rope: { freqs: Float32Array; scale: number };
-  private cos = new Float32Array(0);
-  private sin = new Float32Array(0);
+  private tables = { rope_cos: new ort.Tensor('float32', new Float32Array(0), [0, 0]), rope_sin: new ort.Tensor('float32', new Float32Array(0), [0, 0]) };
   private readonly hd: number;
   constructor(c: MiniMindConfig) { this.rope = modelRope(c); this.hd = headDim(c); }
 
+  /** Tables covering positions 0..positions-1 (grown by doubling). */
   private ensure(positions: number): void {
-    const have = this.cos.length / this.hd;
+    const half = this.hd / 2, have = this.tables.rope_cos.dims[0] ?? 0;
     if (positions <= have) return;
-    const n = Math.max(positions, 2 * have, 64), t = ropeTables(this.hd, have, n - have, this.rope.freqs, this.rope.scale);
-    const cos = new Float32Array(n * this.hd), sin = new Float32Array(n * this.hd);
-    cos.set(this.cos); cos.set(t.cos, this.cos.length);
-    sin.set(this.sin); sin.set(t.sin, this.sin.length);
-    this.cos = cos; this.sin = sin;
+    const n = Math.max(positions, 2 * have, 64), t = ropeTables(this.hd, 0, n, this.rope.freqs, this.rope.scale);
+    const cos = new Float32Array(n * half), sin = new Float32Array(n * half);
+    for (let p = 0; p < n; p++) {
+      cos.set(t.cos.subarray(p * this.hd, p * this.hd + half), p * half);
+      sin.set(t.sin.subarray(p * this.hd, p * this.hd + half), p * half);
+    }
+    this.tables = { rope_cos: new ort.Tensor('float32', cos, [n, half]), rope_sin: new ort.Tensor('float32', sin, [n, half]) };
   }
 
-  get(starts: number[], T: number): { rope_cos: ort.Tensor; rope_sin: ort.Tensor } {
-    const hd = this.hd, B = starts.length;
+  get(starts: number[], T: number): Record<string, ort.Tensor> {
+    const B = starts.length, pos = new BigInt64Array(B * T);
     this.ensure(Math.max(...starts) + T);
-    const cos = new Float32Array(B * T * hd), sin = new Float32Array(B * T * hd);
-    starts.forEach((p0, b) => {
-      const skip = Math.max(0, -p0), p = p0 + skip; // negative positions (padding) keep zeros
-      cos.set(this.cos.subarray(p * hd, (p0 + T) * hd), (b * T + skip) * hd);
-      sin.set(this.sin.subarray(p * hd, (p0 + T) * hd), (b * T + skip) * hd);
-    });
-    return { rope_cos: new ort.Tensor('float32', cos, [B, T, hd]), rope_sin: new ort.Tensor('float32', sin, [B, T, hd]) };
+    starts.forEach((p, b) => { for (let t = 0; t < T; t++) pos[b * T + t] = BigInt(Math.max(0, p + t)); });
+    return { ...this.tables, position_ids: new ort.Tensor('int64', pos, [B, T]) };
   }
 }
 

@@ -5,7 +5,7 @@ import { Dim, mulDims } from '../graph/dims.js';
 import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
 import { DType, FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
-import { attention, crossEntropy, windowAttention, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
+import { attention, crossEntropy, rmsNormKernel, ropeKernel, windowAttention, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
@@ -19,7 +19,13 @@ interface Ctx {
   attend?: (q: Tensor, k: Tensor, v: Tensor) => Tensor;
   /** `attend` applies RoPE itself */
   attendRopes?: boolean;
+  /** RMSNorm as one kernel (graphs without a backward pass, run by ONNX Runtime only) */
+  normKernel?: boolean;
+  /** RoPE as one kernel: cos/sin are then tables [P, hd/2] indexed by these positions [B, T] */
+  ropePositions?: Tensor;
 }
+
+const norm = (ctx: Ctx, x: Tensor, name: string) => (ctx.normKernel ? rmsNormKernel : rmsNorm)(ctx.g, x, ctx.p(name), ctx.c.rms_norm_eps);
 
 const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)), ctx.p);
 
@@ -80,19 +86,22 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
 interface LayerIO { x: Tensor; pastK?: Tensor; pastV?: Tensor; attend?: Ctx['attend'] }
 
 function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor; v: Tensor; aux: Tensor | null } {
-  const { g, c, p } = ctx;
+  const { g, c } = ctx;
   const pre = `model.layers.${l}`;
   return g.scope(`layer${l}`, () => {
     const hd = headDim(c), H = c.num_attention_heads, KV = c.num_key_value_heads;
-    const h = rmsNorm(g, io.x, p(`${pre}.input_layernorm.weight`), c.rms_norm_eps);
+    const h = norm(ctx, io.x, `${pre}.input_layernorm.weight`);
     let q = g.reshape(proj(ctx, h, `${pre}.self_attn.q_proj.weight`), [0, 0, H, hd]);
     let k = g.reshape(proj(ctx, h, `${pre}.self_attn.k_proj.weight`), [0, 0, KV, hd]);
     const v0 = g.reshape(proj(ctx, h, `${pre}.self_attn.v_proj.weight`), [0, 0, KV, hd]);
     if (c.qk_norm) {
-      q = rmsNorm(g, q, p(`${pre}.self_attn.q_norm.weight`), c.rms_norm_eps);
-      k = rmsNorm(g, k, p(`${pre}.self_attn.k_norm.weight`), c.rms_norm_eps);
+      q = norm(ctx, q, `${pre}.self_attn.q_norm.weight`);
+      k = norm(ctx, k, `${pre}.self_attn.k_norm.weight`);
     }
-    if (!ctx.attendRopes) {
+    if (ctx.ropePositions) {
+      q = ropeKernel(g, q, ctx.ropePositions, ctx.cos, ctx.sin);
+      k = ropeKernel(g, k, ctx.ropePositions, ctx.cos, ctx.sin);
+    } else if (!ctx.attendRopes) {
       q = rope(g, q, ctx.cos, ctx.sin);
       k = rope(g, k, ctx.cos, ctx.sin);
     }
@@ -101,7 +110,7 @@ function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor;
     const attend = io.attend ?? ctx.attend;
     const a = attend ? attend(q, kAll, vAll) : attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
     const x = g.add(io.x, proj(ctx, a, `${pre}.self_attn.o_proj.weight`));
-    const h2 = rmsNorm(g, x, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
+    const h2 = norm(ctx, x, `${pre}.post_attention_layernorm.weight`);
     if (!c.use_moe) return { x: g.add(x, swiglu(ctx, h2, `${pre}.mlp`)), k: kAll, v: vAll, aux: null };
     const m = moe(ctx, h2, `${pre}.mlp`);
     return { x: g.add(x, m.y), k: kAll, v: vAll, aux: m.aux };
@@ -151,7 +160,7 @@ export function defaultChunks(T: number): number {
 }
 
 function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B',
-  o: { ropePerRow?: boolean; withBias?: boolean; idType?: DType } = {}) {
+  o: { ropePerRow?: boolean; ropeTable?: boolean; withBias?: boolean; idType?: DType } = {}) {
   // weights become graph inputs on first use, so weights a hook replaces (quantized
   // constants) are not inputs too
   const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
@@ -167,7 +176,8 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
   };
   const ids = g.input('input_ids', o.idType ?? 'int64', [B, T]);
   const hd = headDim(c), rep = c.num_attention_heads / c.num_key_value_heads;
-  const ropeShape: Dim[] = o.ropePerRow ? [B, T, hd] : [T, hd]; // per row: each row has its own positions (left padding)
+  // per row: each row has its own positions (left padding); table: [positions, hd/2] for ropeKernel
+  const ropeShape: Dim[] = o.ropeTable ? ['P', hd / 2] : o.ropePerRow ? [B, T, hd] : [T, hd];
   const cos = g.input('rope_cos', ft, ropeShape);
   const sin = g.input('rope_sin', ft, ropeShape);
   const bias = o.withBias === false ? null : g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
@@ -301,19 +311,22 @@ export interface DecodeGraphOptions {
 
 /**
  * Decode graph. Window form (kvCache 'window'): inputs past_key.<l> and past_value.<l>
- * [B, KV, M, hd], past_bias [B, 1, 1, M] (0 for each row's
- * used slots), attn_bias [*, 1, T*rep, T] (causal among the new tokens) and rope tables
- * [B, T, hd]; outputs key.<l>/value.<l> [B, T, KV, hd], the new tokens' keys (after RoPE)
- * and values. Concat form: inputs past_key.<l>/past_value.<l> [B, P, KV, hd] (P may be 0),
- * outputs present_key.<l>/present_value.<l> [B, P+T, KV, hd]. Both output `logits` [B, V]
- * of the last position (allLogits: [B, T, V]).
+ * [B, KV, M, hd], past_bias [B, 1, 1, M] (0 for each row's used slots), attn_bias
+ * [*, 1, T*rep, T] (causal among the new tokens), position_ids [B, T] and the RoPE tables
+ * rope_cos/rope_sin [P, hd/2] they index; outputs key.<l>/value.<l> [B, T, KV, hd], the
+ * new tokens' keys (after RoPE) and values. Concat form: inputs past_key.<l>/past_value.<l>
+ * [B, P, KV, hd] (P may be 0), outputs present_key.<l>/present_value.<l> [B, P+T, KV, hd].
+ * Both output `logits` [B, V] of the last position (allLogits: [B, T, V]).
  */
 export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}): Graph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const window = (o.kvCache ?? 'window') === 'window';
-  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B', { ropePerRow: window || o.ropePerRow });
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1 };
+  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B', { ropePerRow: o.ropePerRow, ropeTable: window });
+  // the window form runs only in ONNX Runtime (its kernels for RMSNorm and RoPE); the
+  // concat form is also the exported model
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1,
+    normKernel: window, ropePositions: window ? g.input('position_ids', 'int64', ['B', 'T']) : undefined };
   const hd = headDim(c), KV = c.num_key_value_heads;
   const pastBias = window ? g.input('past_bias', ft, ['B', 1, 1, 'M']) : null;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
@@ -331,7 +344,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
     g.output(r.v, window ? `value.${l}` : `present_value.${l}`);
   }
   if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
-  x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
+  x = norm(ctx, x, 'model.norm.weight');
   g.output(ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, p('model.embed_tokens.weight')), p), 'logits');
   return g;
 }
