@@ -224,7 +224,8 @@ export function attention(g: Graph, q: Tensor, k: Tensor, v: Tensor, bias: Tenso
  * window and against the new block are separate products (ONNX Runtime's CPU provider folds
  * the keys' transpose into the product), and one softmax spans both. Returns [B, T, H*hd].
  */
-export function windowAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, pastK: Tensor, pastV: Tensor, pastBias: Tensor, newBias: Tensor): Tensor {
+export function windowAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, pastK: Tensor, pastV: Tensor, pastBias: Tensor, newBias: Tensor,
+  widths: Tensor = windowWidths(g, pastBias, k)): Tensor {
   const [, , H, hd] = q.shape as [unknown, unknown, number, number];
   const KV = k.shape[2] as number, rep = H / KV;
   let qg = g.transpose(g.reshape(q, [0, 0, KV, rep, hd]), [0, 2, 1, 3, 4]);  // B,KV,T,rep,hd
@@ -232,12 +233,16 @@ export function windowAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, pastK
   const sPast = g.add(g.matmul(qg, g.transpose(pastK, [0, 1, 3, 2])), pastBias); // B,KV,R,M
   const sNew = g.add(g.matmul(qg, g.transpose(k, [0, 2, 3, 1])), newBias); // B,KV,R,T
   const p = g.softmax(g.concat([sPast, sNew], 3), -1);
-  const width = (t: Tensor) => g.slice(g.shapeOf(t), 0, 3, 4);
-  const [pPast, pNew] = g.node('Split', [p, g.concat([width(sPast), width(sNew)], 0)],
+  const [pPast, pNew] = g.node('Split', [p, widths],
     [{ dtype: p.dtype, shape: sPast.shape }, { dtype: p.dtype, shape: sNew.shape }], { axis: { i: 3 } });
   let o = g.add(g.matmul(pPast, pastV), g.matmul(pNew, g.transpose(v, [0, 2, 1, 3]))); // B,KV,T*rep,hd
   o = g.transpose(g.reshape(o, [0, 0, -1, rep, hd]), [0, 2, 1, 3, 4]);      // B,T,KV,rep,hd
   return g.reshape(o, [0, 0, -1]);
+}
+
+/** [M, T]: the window's slots (from past_bias [B, 1, 1, M]) and the new tokens (k [B, T, KV, hd]), as windowAttention splits its scores; one per graph serves every layer. */
+export function windowWidths(g: Graph, pastBias: Tensor, k: Tensor): Tensor {
+  return g.concat([g.slice(g.shapeOf(pastBias), 0, 3, 4), g.slice(g.shapeOf(k), 0, 1, 2)], 0);
 }
 
 /**

@@ -5,7 +5,7 @@ import { Dim, mulDims } from '../graph/dims.js';
 import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
 import { DType, FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
-import { attention, crossEntropy, rmsNormKernel, ropeKernel, windowAttention, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
+import { attention, crossEntropy, rmsNormKernel, ropeKernel, windowAttention, windowWidths, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
@@ -329,12 +329,13 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
     normKernel: window, ropePositions: window ? g.input('position_ids', 'int64', ['B', 'T']) : undefined };
   const hd = headDim(c), KV = c.num_key_value_heads;
   const pastBias = window ? g.input('past_bias', ft, ['B', 1, 1, 'M']) : null;
+  let widths: Tensor | undefined;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
   for (let l = 0; l < c.num_hidden_layers; l++) {
     let io: LayerIO;
     if (window) {
       const pastK = g.input(`past_key.${l}`, ft, ['B', KV, 'M', hd]), pastV = g.input(`past_value.${l}`, ft, ['B', KV, 'M', hd]);
-      io = { x, attend: (q, k, v) => windowAttention(g, q, k, v, pastK, pastV, pastBias!, bias!) };
+      io = { x, attend: (q, k, v) => windowAttention(g, q, k, v, pastK, pastV, pastBias!, bias!, (widths ??= windowWidths(g, pastBias!, k))) };
     } else {
       io = { x, pastK: g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]), pastV: g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]) };
     }
@@ -390,7 +391,7 @@ export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weig
       [{ dtype: ft, shape: [q.shape[0], q.shape[1], H * hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }],
       { num_heads: { i: H }, kv_num_heads: { i: KV }, ...(kernelRopes ? { do_rotary: { i: 1 }, rotary_interleaved: { i: 0 } } : {}) }, 'com.microsoft')[0];
   }
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend, attendRopes: kernelRopes };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend, attendRopes: kernelRopes, normKernel: fused };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   for (let l = 0; l < c.num_hidden_layers - 1; l++) x = decoderLayer(ctx, l, { x }).x;
@@ -398,23 +399,23 @@ export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weig
   // the last layer: keys and values of every position, the rest only at each row's last one
   const l = c.num_hidden_layers - 1, pre = `model.layers.${l}`;
   x = g.scope(`layer${l}`, () => {
-    const h = rmsNorm(g, x, p(`${pre}.input_layernorm.weight`), c.rms_norm_eps);
+    const h = norm(ctx, x, `${pre}.input_layernorm.weight`);
     let k = g.reshape(linear(g, h, p(`${pre}.self_attn.k_proj.weight`)), [0, 0, KV, hd]);
     const v = g.reshape(linear(g, h, p(`${pre}.self_attn.v_proj.weight`)), [0, 0, KV, hd]);
     let q = g.reshape(linear(g, pick(h, d), p(`${pre}.self_attn.q_proj.weight`)), [0, 0, H, hd]); // B, 1, H, hd
     if (c.qk_norm) {
-      q = rmsNorm(g, q, p(`${pre}.self_attn.q_norm.weight`), c.rms_norm_eps);
-      k = rmsNorm(g, k, p(`${pre}.self_attn.k_norm.weight`), c.rms_norm_eps);
+      q = norm(ctx, q, `${pre}.self_attn.q_norm.weight`);
+      k = norm(ctx, k, `${pre}.self_attn.k_norm.weight`);
     }
     k = rope(g, k, cos, sin);
     const at = (t: Tensor) => g.unsqueeze(g.gather(t, lastPos), [1]); // B, 1, hd: rope() adds the head axis
     q = rope(g, q, at(cos), at(sin));
     const a = attention(g, q, k, v, g.input('last_bias', ft, ['B', 1, H / KV, 'T']));
     const xl = g.add(pick(x, d), linear(g, a, p(`${pre}.self_attn.o_proj.weight`)));
-    const h2 = rmsNorm(g, xl, p(`${pre}.post_attention_layernorm.weight`), c.rms_norm_eps);
+    const h2 = norm(ctx, xl, `${pre}.post_attention_layernorm.weight`);
     return g.add(xl, c.use_moe ? moe(ctx, h2, `${pre}.mlp`).y : swiglu(ctx, h2, `${pre}.mlp`));
   });
-  const h = rmsNorm(g, g.squeeze(x, [1]), p('model.norm.weight'), c.rms_norm_eps); // B, d
+  const h = norm(ctx, g.squeeze(x, [1]), 'model.norm.weight'); // B, d
   g.output(linear(g, h, g.gather(E, g.input('choice_ids', 'int64', ['K']))), 'choice_logits');
   const z = linear(g, h, E), m = g.reduceMax(z, [1], true);   // one vocabulary row per question
   g.output(g.add(g.squeeze(m, [1]), g.log(g.reduceSum(g.exp(g.sub(z, m)), [1], false))), 'logsumexp');
