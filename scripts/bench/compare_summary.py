@@ -30,7 +30,11 @@ def main():
         o = statistics.median(ort_vals) if ort_vals else None
         ratio = f"{o / t:.2f}x" if t and o is not None else "n/a"
         fmt = lambda v, n: "n/a" if v is None else f"{v:,.1f} ({n})"
-        rows.append((label, unit, fmt(t, len(torch_vals)), fmt(o, len(ort_vals)), ratio))
+        # the i-th figure of each side comes from the same round, run back to back: the
+        # median of those ratios is steadier than the ratio of medians when the machine drifts
+        pairs = [b / a for a, b in zip(torch_vals, ort_vals) if a] if len(torch_vals) == len(ort_vals) else []
+        paired = f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f})" if pairs else "n/a"
+        rows.append((label, unit, fmt(t, len(torch_vals)), fmt(o, len(ort_vals)), ratio, paired))
 
     configs = [c for c in ("small", "base", "moe") if any(l["config"] == c for l in lines)]
     for c in configs:
@@ -49,10 +53,12 @@ def main():
         vals("ort", "matmul", None, lambda r: r["gflops_2048"]), "GFLOP/s")
 
     header = sys.argv[2] if len(sys.argv) > 2 else ""
-    print(f"# {header}\n# medians over {rounds} round(s), (n) = runs; ratio = ours / torch (above 1: ours higher)")
-    widths = [max(len(r[i]) for r in rows + [("", "unit", "torch", "ours (ORT)", "ratio")]) for i in range(5)]
-    for r in [("", "unit", "torch", "ours (ORT)", "ratio")] + rows:
-        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  {r[4]:>{widths[4]}}")
+    print(f"# {header}\n# medians over {rounds} round(s), (n) = runs; ratio = ours / torch (above 1: ours higher);"
+          " per round: the median (range) of each round's own ratio")
+    head = ("", "unit", "torch", "ours (ORT)", "ratio", "per round")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
+    for r in [head] + rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  {r[4]:>{widths[4]}}  {r[5]:>{widths[5]}}")
 
 
 if __name__ == "__main__":
