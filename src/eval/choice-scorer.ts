@@ -56,7 +56,7 @@ export class ChoiceScorer {
       last[b] = BigInt(b * T + p.length - 1); pos[b] = BigInt(p.length - 1);
       for (let r = 0; r < rep; r++) lastBias.fill(-1e9, (b * rep + r) * T + p.length, (b * rep + r + 1) * T); // padding after the last token
     });
-    const { rope_cos, rope_sin, attn_bias } = this.positions.get(T, 0);
+    const { rope_cos, rope_sin, attn_bias } = this.positions.get(T);
     const out = await this.session.run({ ...this.weights, rope_cos, rope_sin, ...(this.needsBias ? { attn_bias } : {}), input_ids: int64Tensor(ids, [B, T]),
       last_index: int64Tensor(last, [B]), last_pos: int64Tensor(pos, [B]), last_bias: new ort.Tensor('float32', lastBias, [B, 1, rep, T]), choice_ids: this.choices });
     const z = out.choice_logits.data as Float32Array, lse = out.logsumexp.data as Float32Array, K = this.choices.dims[0];

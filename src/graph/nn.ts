@@ -66,6 +66,15 @@ export function swigluAct(g: Graph, gate: Tensor, up: Tensor, down?: Tensor): Te
 }
 
 /**
+ * Where labels equal ignoreIndex: `valid` is false, and `safe` (the labels with a trailing
+ * axis, for gatherElements) reads 0 instead, so the gather stays in range.
+ */
+function maskedLabels(g: Graph, labels: Tensor, ignoreIndex: number): { valid: Tensor; safe: Tensor } {
+  const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, labels.dtype)));
+  return { valid, safe: g.unsqueeze(g.where(valid, labels, g.scalar(0, labels.dtype)), [labels.rank]) };
+}
+
+/**
  * Mean token cross-entropy of logits [N, V] against labels [N] (int32 or int64; int32
  * runs on every provider), ignoring label -100. An all-ignored batch gives 0 rather than NaN.
  */
@@ -73,8 +82,7 @@ export function crossEntropy(g: Graph, logits: Tensor, labels: Tensor, ignoreInd
   if (logits.rank !== 2 || labels.rank !== 1) throw new GraphError(`crossEntropy: expected logits [N, V] and labels [N], got ${logits} and ${labels}`);
   return g.group('CrossEntropy', [logits, labels], {}, () => {
     const logp = g.logSoftmax(logits, -1);
-    const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, labels.dtype)));
-    const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, labels.dtype)), [1]);
+    const { valid, safe } = maskedLabels(g, labels, ignoreIndex);
     const picked = g.squeeze(g.gatherElements(logp, safe, 1), [1]);
     const mask = g.cast(valid, logits.dtype);
     const count = g.max(g.reduceSum(mask, [0], false), 1);
@@ -101,8 +109,8 @@ export function lmHeadCrossEntropy(g: Graph, h: Tensor, E: Tensor, labels: Tenso
   const block = (b: Graph, i: number) => {
     const hc = b.reshape(chunks === 1 ? h : b.slice(h, 1, i * Tc, (i + 1) * Tc), [-1, d]);
     const yc = b.reshape(chunks === 1 ? labels : b.slice(labels, 1, i * Tc, (i + 1) * Tc), [-1]);
-    const valid = b.not(b.equal(yc, b.scalar(ignoreIndex, yc.dtype)));
-    return { hc, valid, safe: b.unsqueeze(b.where(valid, yc, b.scalar(0, yc.dtype)), [1]), mask: b.cast(valid, h.dtype) };
+    const { valid, safe } = maskedLabels(b, yc, ignoreIndex);
+    return { hc, valid, safe, mask: b.cast(valid, h.dtype) };
   };
   const blocks: ReturnType<typeof block>[] = [];
   const logits = (b: Graph, x: ReturnType<typeof block>) => b.matmul(x.hc, b.transpose(E, [1, 0]));
@@ -144,8 +152,7 @@ export function softplus(g: Graph, x: Tensor): Tensor {
  */
 export function sequenceLogProbs(g: Graph, h: Tensor, E: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   const logp = g.logSoftmax(linear(g, h, E), -1);
-  const valid = g.not(g.equal(labels, g.scalar(ignoreIndex, labels.dtype)));
-  const safe = g.unsqueeze(g.where(valid, labels, g.scalar(0, labels.dtype)), [2]);
+  const { valid, safe } = maskedLabels(g, labels, ignoreIndex);
   const picked = g.squeeze(g.gatherElements(logp, safe, 2), [2]);
   return g.reduceSum(g.mul(picked, g.cast(valid, h.dtype)), [1], false);
 }
@@ -222,10 +229,11 @@ export function attention(g: Graph, q: Tensor, k: Tensor, v: Tensor, bias: Tenso
  * q [B, T, H, hd] and the new k, v [B, T, KV, hd] meet the window and each other
  * (newBias [*, 1, T*rep, T], causal). Nothing cache-sized is copied: the scores against the
  * window and against the new block are separate products (ONNX Runtime's CPU provider folds
- * the keys' transpose into the product), and one softmax spans both. Returns [B, T, H*hd].
+ * the keys' transpose into the product), and one softmax spans both (split back by
+ * `widths`, see windowWidths). Returns [B, T, H*hd].
  */
 export function windowAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, pastK: Tensor, pastV: Tensor, pastBias: Tensor, newBias: Tensor,
-  widths: Tensor = windowWidths(g, pastBias, k)): Tensor {
+  widths: Tensor): Tensor {
   const [, , H, hd] = q.shape as [unknown, unknown, number, number];
   const KV = k.shape[2] as number, rep = H / KV;
   let qg = g.transpose(g.reshape(q, [0, 0, KV, rep, hd]), [0, 2, 1, 3, 4]);  // B,KV,T,rep,hd

@@ -2,8 +2,7 @@
 // (a one-row KvWindow) advanced by each run. Generation and scoring share it.
 import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
 import { MiniMindConfig } from './config.js';
-import { causalBias } from '../graph/nn.js';
-import { int64Tensor, RopeRows } from './feeds.js';
+import { int64Tensor, PositionInputs, RopeRows } from './feeds.js';
 import { KvWindow } from './kv-window.js';
 import { buildDecodeGraph, LinearHook } from './minimind.js';
 import { paramSpecs, Params } from './params.js';
@@ -42,38 +41,36 @@ export function constWeightsHook(params: Params): LinearHook {
 }
 
 /** The linear layers of a decode graph: 4-bit, the caller's hook (LoRA), or constant float32 weights. */
-export function decodeLinearHook(c: MiniMindConfig, params: Params, quantize: Quantize | undefined, hook?: DecodeHook): LinearHook {
+function decodeLinearHook(c: MiniMindConfig, params: Params, quantize: Quantize | undefined, hook?: DecodeHook): LinearHook {
   if (quantize === 'q4') return q4Hook(c, params, hook?.linearHook);
   return hook?.linearHook ?? constWeightsHook(params);
 }
 
-/** attn_bias of the window graph: causal among T new tokens, [1, 1, T*rep, T] (cached per T). */
-export class NewTokenBias {
-  private cache = new Map<number, ort.Tensor>();
-  private readonly rep: number;
-  constructor(c: MiniMindConfig) { this.rep = c.num_attention_heads / c.num_key_value_heads; }
-  get(T: number): ort.Tensor {
-    let t = this.cache.get(T);
-    if (!t) {
-      if (this.cache.size > 64) this.cache.clear();
-      this.cache.set(T, (t = new ort.Tensor('float32', causalBias(this.rep, T, T, 0), [1, 1, this.rep * T, T])));
-    }
-    return t;
-  }
+/**
+ * A window decode graph's session (buildDecodeGraph) and the weights it is fed: those no hook
+ * turned into constants (LoRA's base weights, for example), wrapped once.
+ */
+export async function openDecodeGraph(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize }, o: { allLogits?: boolean; hook?: DecodeHook } = {}):
+  Promise<{ session: Session; weights: Record<string, ort.Tensor> }> {
+  const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook) });
+  const session = await createSession(g, so), weights: Record<string, ort.Tensor> = {};
+  for (const t of g.inputs) { const a = params.get(t.name); if (a) weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
+  return { session, weights };
 }
 
 export class DecodeRunner {
-  private weights: Record<string, ort.Tensor> = {};
   private rope: RopeRows;
-  private bias: NewTokenBias;
-  private constructor(readonly c: MiniMindConfig, private session: Session) { this.rope = new RopeRows(c); this.bias = new NewTokenBias(c); }
+  /** attn_bias: causal among a run's new tokens (its RoPE tables are not the window graph's) */
+  private positions: PositionInputs;
+  private constructor(readonly c: MiniMindConfig, private session: Session, private weights: Record<string, ort.Tensor>) {
+    this.rope = new RopeRows(c);
+    this.positions = new PositionInputs(c);
+  }
 
   /** allLogits: logits of every position ([T, V]) instead of the last one ([V]). */
   static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, o: { allLogits?: boolean; hook?: DecodeHook } = {}): Promise<DecodeRunner> {
-    const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook) });
-    const r = new DecodeRunner(c, await createSession(g, so));
-    for (const t of g.inputs) { const a = params.get(t.name); if (a) r.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
-    return r;
+    const { session, weights } = await openDecodeGraph(c, params, so, o);
+    return new DecodeRunner(c, session, weights);
   }
 
   /** A cache for one sequence. */
@@ -87,7 +84,7 @@ export class DecodeRunner {
   async run(ids: number[], cache: KvWindow): Promise<Float32Array> {
     const past = cache.length(0), T = ids.length;
     cache.reserve(1, past + T);
-    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...cache.feeds(), ...this.rope.get([past], T), attn_bias: this.bias.get(T),
+    const feeds: Record<string, ort.Tensor> = { ...this.weights, ...cache.feeds(), ...this.rope.get([past], T), attn_bias: this.positions.get(T).attn_bias,
       input_ids: int64Tensor(BigInt64Array.from(ids, BigInt), [1, T]) };
     const out = await this.session.run(feeds);
     cache.append(0, out, 0, T, 0, T);

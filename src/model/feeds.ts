@@ -28,23 +28,22 @@ export function modelRope(c: MiniMindConfig): { freqs: Float32Array; scale: numb
 
 export class PositionInputs {
   private rope: { freqs: Float32Array; scale: number };
-  private cache = new Map<string, Record<string, ort.Tensor>>();
+  private cache = new Map<number, Record<string, ort.Tensor>>();
   constructor(private c: MiniMindConfig) { this.rope = modelRope(c); }
 
-  /** rope_cos/rope_sin for positions past..past+T-1 and the causal bias over past+T keys. */
-  get(T: number, past = 0): Record<string, ort.Tensor> {
-    const key = `${T}:${past}`;
-    let v = this.cache.get(key);
+  /** rope_cos/rope_sin for positions 0..T-1 and the causal bias [1, 1, T*rep, T] among them. */
+  get(T: number): Record<string, ort.Tensor> {
+    let v = this.cache.get(T);
     if (!v) {
       const hd = headDim(this.c), rep = this.c.num_attention_heads / this.c.num_key_value_heads;
-      const { cos, sin } = ropeTables(hd, past, T, this.rope.freqs, this.rope.scale);
+      const { cos, sin } = ropeTables(hd, 0, T, this.rope.freqs, this.rope.scale);
       v = {
         rope_cos: new ort.Tensor('float32', cos, [T, hd]),
         rope_sin: new ort.Tensor('float32', sin, [T, hd]),
-        attn_bias: new ort.Tensor('float32', causalBias(rep, T, past + T, past), [1, 1, rep * T, past + T]),
+        attn_bias: new ort.Tensor('float32', causalBias(rep, T, T), [1, 1, rep * T, T]),
       };
-      if (this.cache.size > 64) this.cache.clear(); // decode asks for many (T=1, past) pairs
-      this.cache.set(key, v);
+      if (this.cache.size > 64) this.cache.clear(); // scoring asks for many lengths
+      this.cache.set(T, v);
     }
     return v;
   }

@@ -1,9 +1,9 @@
 // The KV cache of the window decode graph (buildDecodeGraph's default form): per layer a
 // key and a value block [rows, KV, M, hd] (Hugging Face's layout) with M slots per row, of
-// which row b uses its first length(b). Runs read the window in
-// place; only the new tokens' keys and values come out and are written into their slots.
-// So a step copies nothing cache-sized, where a cache grown by Concat in the graph was
-// copied (and transposed to the attention layout) on every run.
+// which row b uses its first length(b). Runs read the window in place; only the new tokens'
+// keys and values come out and are written into their slots. So a step copies nothing
+// cache-sized, where a cache grown by Concat in the graph was copied (and transposed to the
+// attention layout) on every run.
 import { ort } from '../runtime/session.js';
 import { headDim, MiniMindConfig } from './config.js';
 

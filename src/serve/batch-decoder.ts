@@ -9,38 +9,34 @@
 // and values go into new rows of the window. A row that leaves is replaced by the last row,
 // and the window shrinks when the rows left use less than half of it, so it holds at most
 // the batch's rows x the context window.
-import { buildDecodeGraph } from '../model/minimind.js';
 import { MiniMindConfig } from '../model/config.js';
-import { DecodeHook, decodeLinearHook, NewTokenBias, Quantize } from '../model/decode-runner.js';
-import { int64Tensor, RopeRows } from '../model/feeds.js';
+import { DecodeHook, openDecodeGraph, Quantize } from '../model/decode-runner.js';
+import { int64Tensor, PositionInputs, RopeRows } from '../model/feeds.js';
 import { KvWindow } from '../model/kv-window.js';
-import { causalBias } from '../graph/nn.js';
 import { Params } from '../model/params.js';
-import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
+import { ort, Session, SessionOptions } from '../runtime/session.js';
 
 const MASKED = -1e9;
 
 export class BatchDecoder {
-  private weights: Record<string, ort.Tensor> = {};
   private rope: RopeRows;
-  private stepBias: ort.Tensor;
+  /** causal biases among a run's new tokens (attn_bias) */
+  private positions: PositionInputs;
   private keys: number[] = [];           // row index -> key
   private window: KvWindow;
   private nextKey = 1;
   private readonly rep: number;
 
-  private constructor(readonly c: MiniMindConfig, private session: Session) {
+  private constructor(readonly c: MiniMindConfig, private session: Session, private weights: Record<string, ort.Tensor>) {
     this.rope = new RopeRows(c);
-    this.stepBias = new NewTokenBias(c).get(1);
+    this.positions = new PositionInputs(c);
     this.window = new KvWindow(c);
     this.rep = c.num_attention_heads / c.num_key_value_heads;
   }
 
   static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, hook?: DecodeHook): Promise<BatchDecoder> {
-    const g = buildDecodeGraph(c, { ...hook, linearHook: decodeLinearHook(c, params, so.quantize, hook) });
-    const d = new BatchDecoder(c, await createSession(g, so));
-    for (const t of g.inputs) { const a = params.get(t.name); if (a) d.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
-    return d;
+    const { session, weights } = await openDecodeGraph(c, params, so, { hook });
+    return new BatchDecoder(c, session, weights);
   }
 
   get size(): number { return this.keys.length; }
@@ -86,7 +82,7 @@ export class BatchDecoder {
    */
   private async prefill(prompts: number[][], T: number): Promise<Record<string, ort.Tensor>> {
     const n = prompts.length, rep = this.rep;
-    const ids = new BigInt64Array(n * T), causal = causalBias(rep, T, T, 0), bias = new Float32Array(n * causal.length);
+    const ids = new BigInt64Array(n * T), causal = this.positions.get(T).attn_bias.data as Float32Array, bias = new Float32Array(n * causal.length);
     prompts.forEach((p, j) => {
       const pad = T - p.length;
       for (let t = 0; t < p.length; t++) ids[j * T + pad + t] = BigInt(p[t]);
@@ -124,7 +120,7 @@ export class BatchDecoder {
     });
     this.window.reserve(B, Math.max(...lens) + 1);
     const res = await this.session.run({ ...this.weights, ...this.window.feeds(), ...this.rope.get(lens, 1),
-      attn_bias: this.stepBias, input_ids: int64Tensor(ids, [B, 1]) });
+      attn_bias: this.positions.get(1).attn_bias, input_ids: int64Tensor(ids, [B, 1]) });
     for (let b = 0; b < B; b++) this.window.append(b, res, b, 1, 0, 1);
     const V = this.c.vocab_size, logits = res.logits.data as Float32Array, out = new Map<number, Float32Array>();
     this.keys.forEach((key, b) => out.set(key, logits.subarray(b * V, (b + 1) * V)));
