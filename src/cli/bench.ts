@@ -4,7 +4,7 @@ import { benchTrain, TrainMode } from '../bench/train.js';
 import { benchTokenizer } from '../bench/tokenizer.js';
 import { benchData } from '../bench/data.js';
 import { benchCeval } from '../bench/ceval.js';
-import { benchServe } from '../bench/serve.js';
+import { benchServe, ServeBenchOptions } from '../bench/serve.js';
 import { HalfType } from '../graph/graph.js';
 import { benchMatmul, trainShapes } from '../bench/matmul.js';
 import { writeFileSync } from 'node:fs';
@@ -57,12 +57,8 @@ const ALL_PRESETS = ['minimind-v1-small', 'minimind-v1', 'minimind-v1-moe'];
 async function benchOne(a: Args): Promise<void> {
   const c = modelConfig(a);
   const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean | undefined, memPattern: a.mem_pattern as boolean };
-  const levels = String(a.clients).split(',').map(Number);
-  if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
   if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');
-  if (!Number.isInteger(a.rounds) || (a.rounds as number) < 1) throw new UserError(`--rounds must be a positive integer, got ${a.rounds}`);
-  const res = a.what === 'serve' ? await benchServe(c, { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number,
-    levels, rounds: a.rounds as number, duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') })
+  const res = a.what === 'serve' ? await benchServe(c, serveOptions(a))
     : a.what === 'train'
     ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
     : a.what === 'matmul' ? await benchMatmul(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)
@@ -76,3 +72,11 @@ async function benchOne(a: Args): Promise<void> {
 
 type Shape = { m: number; k: number; n: number; trans: string; count: number; what: string; gflops: number };
 const shapeTable = (ss: Shape[]) => ss.map((s) => `\n  ${`${s.m}x${s.k}x${s.n}${s.trans ? ` trans${s.trans}` : ''}`.padEnd(24)} x${String(s.count).padEnd(4)} ${s.gflops.toFixed(1).padStart(7)} GFLOP/s  ${s.what}`).join('');
+
+function serveOptions(a: Args): ServeBenchOptions {
+  const levels = String(a.clients).split(',').map(Number);
+  if (levels.some((n) => !Number.isInteger(n) || n < 1)) throw new UserError(`--clients must be positive integers separated by commas, got ${a.clients}`);
+  if (!Number.isInteger(a.rounds) || (a.rounds as number) < 1) throw new UserError(`--rounds must be a positive integer, got ${a.rounds}`);
+  return { loadFrom: a.load_from as string | undefined, requests: a.requests as number, maxTokens: a.request_tokens as number, levels, rounds: a.rounds as number,
+    duration: a.duration as number | undefined, threads: a.threads as number, quantize: a.quantize as string, log: (m) => process.stderr.write(m + '\n') };
+}
