@@ -10,10 +10,10 @@ import { Rng } from '../src/util/rng.js';
 const c = resolveConfig('tiny', { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 50, max_position_embeddings: 200 });
 const KV = 2, hd = 8, L = 2;
 
-/** a run's outputs key.<l>/value.<l> [n, T, KV, hd] with fresh random values */
+/** a run's outputs key.<l>/value.<l> [n, T, KV*hd] with fresh random values */
 function outputs(rng: Rng, n: number, T: number): Record<string, ort.Tensor> {
   const o: Record<string, ort.Tensor> = {};
-  for (let l = 0; l < L; l++) for (const k of ['key', 'value']) o[`${k}.${l}`] = new ort.Tensor('float32', Float32Array.from({ length: n * T * KV * hd }, () => rng.next()), [n, T, KV, hd]);
+  for (let l = 0; l < L; l++) for (const k of ['key', 'value']) o[`${k}.${l}`] = new ort.Tensor('float32', Float32Array.from({ length: n * T * KV * hd }, () => rng.next()), [n, T, KV * hd]);
   return o;
 }
 
@@ -33,7 +33,8 @@ test('the window holds what was appended, row by row, through growth, removal an
   };
   const check = (what: string) => {
     const f = w.feeds(), M = w.slots;
-    assert.deepEqual(f['past_key.0'].dims, [w.rows, KV, M, hd], what);
+    assert.deepEqual(f['past_key.0'].dims, [w.rows, 1, KV, M, hd], what);
+    assert.deepEqual(f.past_bias.dims, [w.rows, 1, 1, 1, M], what);
     const bias = f.past_bias.data as Float32Array;
     model.forEach((tensors, b) => {
       assert.equal(w.length(b), tensors[0].length, `${what}: row ${b} length`);

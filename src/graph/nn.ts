@@ -42,6 +42,18 @@ export function rmsNormKernel(g: Graph, x: Tensor, w: Tensor, eps: number): Tens
 }
 
 /**
+ * rmsNormKernel(x + skip) as one kernel (com.microsoft SkipSimplifiedLayerNormalization: CPU,
+ * CUDA and WebGPU), which also returns the sum: a residual add and the next norm in one op.
+ * x and skip [B, T, d]. Returns [normalized, x + skip].
+ */
+export function skipRmsNormKernel(g: Graph, x: Tensor, skip: Tensor, w: Tensor, eps: number): [Tensor, Tensor] {
+  const none = { dtype: x.dtype, shape: [], name: '' }; // the optional mean and inverse deviation
+  const [y, , , sum] = g.node('SkipSimplifiedLayerNormalization', [x, skip, w],
+    [{ dtype: x.dtype, shape: x.shape }, none, none, { dtype: x.dtype, shape: x.shape }], { epsilon: { f: eps } }, 'com.microsoft');
+  return [y, sum];
+}
+
+/**
  * SwiGLU's activation silu(gate) * up, and with `down` given the down projection too.
  * Only gate and up are kept for the backward pass, which recomputes the sigmoid and the
  * activation: the FFN's [tokens, intermediate] tensors are the biggest ones a layer
@@ -185,15 +197,13 @@ export function rope(g: Graph, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 
 /**
  * rope() as ONNX Runtime's RotaryEmbedding kernel (com.microsoft; CPU, CUDA and WebGPU), for
- * graphs without a backward pass: x [B, T, H, hd], positions [B, T] (int64) index the tables
- * cos/sin [P, hd/2] (rope()'s tables hold each half twice). One kernel where rope() is eight
- * ops on a decode step's few rows.
+ * graphs without a backward pass: x [B, T, heads*hd] (heads side by side, as a projection
+ * gives them), positions [B, T] (int64) index the tables cos/sin [P, hd/2] (rope()'s tables
+ * hold each half twice). One kernel where rope() is eight ops on a decode step's few rows.
  */
-export function ropeKernel(g: Graph, x: Tensor, positions: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const [, , H, hd] = x.shape as [unknown, unknown, number, number];
-  const y = g.node('RotaryEmbedding', [g.reshape(x, [0, 0, -1]), positions, cos, sin], [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], H * hd] }],
-    { interleaved: { i: 0 }, num_heads: { i: H } }, 'com.microsoft')[0];
-  return g.reshape(y, [0, 0, H, hd]);
+export function ropeKernel(g: Graph, x: Tensor, heads: number, positions: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  return g.node('RotaryEmbedding', [x, positions, cos, sin], [{ dtype: x.dtype, shape: x.shape }],
+    { interleaved: { i: 0 }, num_heads: { i: heads } }, 'com.microsoft')[0];
 }
 
 /**
@@ -224,33 +234,35 @@ export function attention(g: Graph, q: Tensor, k: Tensor, v: Tensor, bias: Tenso
 
 /**
  * Decoding attention over a KV window that the caller owns and updates: the cached keys
- * and values, pastK and pastV [B, KV, M, hd], in M slots of which each row uses its first
- * few (pastBias [B, 1, 1, M]: 0 for a used slot, a large negative number otherwise).
- * q [B, T, H, hd] and the new k, v [B, T, KV, hd] meet the window and each other
- * (newBias [*, 1, T*rep, T], causal). Nothing cache-sized is copied: the scores against the
- * window and against the new block are separate products (ONNX Runtime's CPU provider folds
- * the keys' transpose into the product), and one softmax spans both (split back by
- * `widths`, see windowWidths). Returns [B, T, H*hd].
+ * and values, pastK and pastV [B, 1, KV, M, hd], in M slots of which each row uses its
+ * first few (pastBias [B, 1, 1, 1, M]: 0 for a used slot, a large negative number
+ * otherwise). This run's q [B, T, H*hd] and new k, v [B, T, KV*hd] (as their projections
+ * give them) meet the window and each other (newBias [*, T, 1, rep, T], causal).
+ * Queries stay in their projection's layout [B, T, KV, rep, hd] and the products broadcast
+ * the window over T, so neither the queries nor the result are transposed; nothing
+ * cache-sized is copied: the scores against the window and against the new block are
+ * separate products (ONNX Runtime's CPU provider folds the keys' transpose into the
+ * product), and one softmax spans both (split back by `widths`, see windowWidths).
+ * Returns [B, T, H*hd].
  */
 export function windowAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, pastK: Tensor, pastV: Tensor, pastBias: Tensor, newBias: Tensor,
   widths: Tensor): Tensor {
-  const [, , H, hd] = q.shape as [unknown, unknown, number, number];
-  const KV = k.shape[2] as number, rep = H / KV;
-  let qg = g.transpose(g.reshape(q, [0, 0, KV, rep, hd]), [0, 2, 1, 3, 4]);  // B,KV,T,rep,hd
-  qg = g.mul(g.reshape(qg, [0, 0, -1, hd]), 1 / Math.sqrt(hd));              // B,KV,T*rep,hd
-  const sPast = g.add(g.matmul(qg, g.transpose(pastK, [0, 1, 3, 2])), pastBias); // B,KV,R,M
-  const sNew = g.add(g.matmul(qg, g.transpose(k, [0, 2, 3, 1])), newBias); // B,KV,R,T
-  const p = g.softmax(g.concat([sPast, sNew], 3), -1);
+  const [, , KV, , hd] = pastK.shape as [unknown, unknown, number, unknown, number];
+  const rep = (q.shape[2] as number) / (KV * hd);
+  const qg = g.mul(g.reshape(q, [0, 0, KV, rep, hd]), 1 / Math.sqrt(hd));     // B,T,KV,rep,hd
+  const heads = (t: Tensor) => g.reshape(t, [0, 0, 1, KV, hd]);             // B,T,1,KV,hd
+  const sPast = g.add(g.matmul(qg, g.transpose(pastK, [0, 1, 2, 4, 3])), pastBias); // B,T,KV,rep,M
+  const sNew = g.add(g.matmul(qg, g.transpose(heads(k), [0, 2, 3, 4, 1])), newBias); // B,T,KV,rep,T
+  const p = g.softmax(g.concat([sPast, sNew], 4), -1);
   const [pPast, pNew] = g.node('Split', [p, widths],
-    [{ dtype: p.dtype, shape: sPast.shape }, { dtype: p.dtype, shape: sNew.shape }], { axis: { i: 3 } });
-  let o = g.add(g.matmul(pPast, pastV), g.matmul(pNew, g.transpose(v, [0, 2, 1, 3]))); // B,KV,T*rep,hd
-  o = g.transpose(g.reshape(o, [0, 0, -1, rep, hd]), [0, 2, 1, 3, 4]);      // B,T,KV,rep,hd
+    [{ dtype: p.dtype, shape: sPast.shape }, { dtype: p.dtype, shape: sNew.shape }], { axis: { i: 4 } });
+  const o = g.add(g.matmul(pPast, pastV), g.matmul(pNew, g.transpose(heads(v), [0, 2, 3, 1, 4]))); // B,T,KV,rep,hd
   return g.reshape(o, [0, 0, -1]);
 }
 
-/** [M, T]: the window's slots (from past_bias [B, 1, 1, M]) and the new tokens (k [B, T, KV, hd]), as windowAttention splits its scores; one per graph serves every layer. */
+/** [M, T]: the window's slots (from past_bias [B, 1, 1, 1, M]) and the new tokens (k [B, T, KV*hd]), as windowAttention splits its scores; one per graph serves every layer. */
 export function windowWidths(g: Graph, pastBias: Tensor, k: Tensor): Tensor {
-  return g.concat([g.slice(g.shapeOf(pastBias), 0, 3, 4), g.slice(g.shapeOf(k), 0, 1, 2)], 0);
+  return g.concat([g.slice(g.shapeOf(pastBias), 0, 4, 5), g.slice(g.shapeOf(k), 0, 1, 2)], 0);
 }
 
 /**

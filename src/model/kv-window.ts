@@ -1,5 +1,6 @@
 // The KV cache of the window decode graph (buildDecodeGraph's default form): per layer a
-// key and a value block [rows, KV, M, hd] (Hugging Face's layout) with M slots per row, of
+// key and a value block [rows, KV, M, hd] (Hugging Face's layout; the graph reads it as
+// [rows, 1, KV, M, hd] to broadcast it over a run's tokens) with M slots per row, of
 // which row b uses its first length(b). Runs read the window in place; only the new tokens'
 // keys and values come out and are written into their slots. So a step copies nothing
 // cache-sized, where a cache grown by Concat in the graph was copied (and transposed to the
@@ -91,7 +92,7 @@ export class KvWindow {
 
   /**
    * Write `count` new tokens of row `row`: columns from..from+count-1 of row `srcRow` of a run's
-   * outputs key.<l>/value.<l> [n, T, KV, hd]. The slots must be reserved.
+   * outputs key.<l>/value.<l> [n, T, KV*hd]. The slots must be reserved.
    */
   append(row: number, out: Record<string, ort.Tensor>, srcRow: number, T: number, from: number, count: number): void {
     const { KV, hd, M } = this, start = this.lens[row];
@@ -112,15 +113,15 @@ export class KvWindow {
     this.lens[row] = start + count;
   }
 
-  /** past_key.<l>/past_value.<l> over the rows (views, no copy) and past_bias [B, 1, 1, M]. */
+  /** past_key.<l>/past_value.<l> [B, 1, KV, M, hd] over the rows (views, no copy) and past_bias [B, 1, 1, 1, M]. */
   feeds(): Record<string, ort.Tensor> {
     const B = this.rows, { KV, hd, M } = this;
     const bias = new Float32Array(B * M);
     this.lens.forEach((n, b) => bias.fill(MASKED, b * M + n, (b + 1) * M));
-    const f: Record<string, ort.Tensor> = { past_bias: new ort.Tensor('float32', bias, [B, 1, 1, M]) };
+    const f: Record<string, ort.Tensor> = { past_bias: new ort.Tensor('float32', bias, [B, 1, 1, 1, M]) };
     for (let l = 0; l < this.layers; l++) {
-      f[`past_key.${l}`] = new ort.Tensor('float32', this.blocks[2 * l].subarray(0, B * KV * M * hd), [B, KV, M, hd]);
-      f[`past_value.${l}`] = new ort.Tensor('float32', this.blocks[2 * l + 1].subarray(0, B * KV * M * hd), [B, KV, M, hd]);
+      f[`past_key.${l}`] = new ort.Tensor('float32', this.blocks[2 * l].subarray(0, B * KV * M * hd), [B, 1, KV, M, hd]);
+      f[`past_value.${l}`] = new ort.Tensor('float32', this.blocks[2 * l + 1].subarray(0, B * KV * M * hd), [B, 1, KV, M, hd]);
     }
     return f;
   }
@@ -128,11 +129,20 @@ export class KvWindow {
   /** The feeds of an empty window for `n` rows (a prefill). */
   static emptyFeeds(c: MiniMindConfig, n: number): Record<string, ort.Tensor> {
     const KV = c.num_key_value_heads, hd = headDim(c), none = new Float32Array(0);
-    const f: Record<string, ort.Tensor> = { past_bias: new ort.Tensor('float32', none, [n, 1, 1, 0]) };
+    const f: Record<string, ort.Tensor> = { past_bias: new ort.Tensor('float32', none, [n, 1, 1, 1, 0]) };
     for (let l = 0; l < c.num_hidden_layers; l++) {
-      f[`past_key.${l}`] = new ort.Tensor('float32', none, [n, KV, 0, hd]);
-      f[`past_value.${l}`] = new ort.Tensor('float32', none, [n, KV, 0, hd]);
+      f[`past_key.${l}`] = new ort.Tensor('float32', none, [n, 1, KV, 0, hd]);
+      f[`past_value.${l}`] = new ort.Tensor('float32', none, [n, 1, KV, 0, hd]);
     }
     return f;
+  }
+
+  /**
+   * The window graph's attn_bias [n, T, 1, rep, T] from causal biases laid out
+   * [n, 1, T*rep, T] (causalBias, PositionInputs): the same numbers, row t*rep+r being
+   * query t's head r within its group.
+   */
+  static newTokenBias(c: MiniMindConfig, bias: Float32Array, n: number, T: number): ort.Tensor {
+    return new ort.Tensor('float32', bias, [n, T, 1, c.num_attention_heads / c.num_key_value_heads, T]);
   }
 }

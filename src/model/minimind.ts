@@ -5,13 +5,19 @@ import { Dim, mulDims } from '../graph/dims.js';
 import { appendAdamW, updated } from '../graph/adamw.js';
 import { grad } from '../graph/autodiff.js';
 import { DType, FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
-import { attention, crossEntropy, rmsNormKernel, ropeKernel, windowAttention, windowWidths, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
+import { attention, crossEntropy, rmsNormKernel, ropeKernel, skipRmsNormKernel, windowAttention, windowWidths, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
 import { paramSpecs } from './params.js';
 
 type ParamFn = (name: string) => Tensor;
 /** Hook that may wrap a linear layer (LoRA, quantization): gets the weight name and the graph's weights. */
 export type LinearHook = (g: Graph, x: Tensor, weightName: string, plain: () => Tensor, weight: (name: string) => Tensor) => Tensor;
+/**
+ * Several linear layers of one input as one product (a decode graph's q/k/v, gate/up: one
+ * kernel, one weight stream, where three cost three kernels' overhead per token): their
+ * outputs, or null where the weights do not allow it (then each layer runs on its own).
+ */
+export type FusedLinear = (g: Graph, x: Tensor, weightNames: string[]) => Tensor[] | null;
 
 interface Ctx {
   g: Graph; c: MiniMindConfig; p: ParamFn; cos: Tensor; sin: Tensor; bias: Tensor | null; training: boolean; lin: LinearHook; hooked: boolean; chunks: number;
@@ -21,17 +27,20 @@ interface Ctx {
   attendRopes?: boolean;
   /** RMSNorm as one kernel (graphs without a backward pass, run by ONNX Runtime only) */
   normKernel?: boolean;
-  /** RoPE as one kernel: cos/sin are then tables [P, hd/2] indexed by these positions [B, T] */
-  ropePositions?: Tensor;
+  /** linear layers of one input as one product (decode graphs with constant weights) */
+  fused?: FusedLinear;
 }
 
 const norm = (ctx: Ctx, x: Tensor, name: string) => (ctx.normKernel ? rmsNormKernel : rmsNorm)(ctx.g, x, ctx.p(name), ctx.c.rms_norm_eps);
 
 const proj = (ctx: Ctx, x: Tensor, name: string) => ctx.lin(ctx.g, x, name, () => linear(ctx.g, x, ctx.p(name)), ctx.p);
 
+/** The linear layers `names` of one input: one product where ctx.fused allows, else each its own. */
+const projections = (ctx: Ctx, x: Tensor, names: string[]) => ctx.fused?.(ctx.g, x, names) ?? names.map((n) => proj(ctx, x, n));
+
 function swiglu(ctx: Ctx, x: Tensor, prefix: string): Tensor {
   const { g } = ctx;
-  const gate = proj(ctx, x, `${prefix}.gate_proj.weight`), up = proj(ctx, x, `${prefix}.up_proj.weight`);
+  const [gate, up] = projections(ctx, x, [`${prefix}.gate_proj.weight`, `${prefix}.up_proj.weight`]);
   // without hooks (LoRA, quantization) the down projection joins the activation's group
   if (!ctx.hooked) return swigluAct(g, gate, up, ctx.p(`${prefix}.down_proj.weight`));
   return proj(ctx, swigluAct(g, gate, up), `${prefix}.down_proj.weight`);
@@ -83,7 +92,7 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   return { y, aux };
 }
 
-interface LayerIO { x: Tensor; pastK?: Tensor; pastV?: Tensor; attend?: Ctx['attend'] }
+interface LayerIO { x: Tensor; pastK?: Tensor; pastV?: Tensor }
 
 function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor; v: Tensor; aux: Tensor | null } {
   const { g, c } = ctx;
@@ -98,22 +107,47 @@ function decoderLayer(ctx: Ctx, l: number, io: LayerIO): { x: Tensor; k: Tensor;
       q = norm(ctx, q, `${pre}.self_attn.q_norm.weight`);
       k = norm(ctx, k, `${pre}.self_attn.k_norm.weight`);
     }
-    if (ctx.ropePositions) {
-      q = ropeKernel(g, q, ctx.ropePositions, ctx.cos, ctx.sin);
-      k = ropeKernel(g, k, ctx.ropePositions, ctx.cos, ctx.sin);
-    } else if (!ctx.attendRopes) {
+    if (!ctx.attendRopes) {
       q = rope(g, q, ctx.cos, ctx.sin);
       k = rope(g, k, ctx.cos, ctx.sin);
     }
     const kAll = io.pastK ? g.concat([io.pastK, k], 1) : k;
     const vAll = io.pastV ? g.concat([io.pastV, v0], 1) : v0;
-    const attend = io.attend ?? ctx.attend;
-    const a = attend ? attend(q, kAll, vAll) : attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
+    const a = ctx.attend ? ctx.attend(q, kAll, vAll) : attention(g, q, kAll, vAll, ctx.bias, ctx.chunks);
     const x = g.add(io.x, proj(ctx, a, `${pre}.self_attn.o_proj.weight`));
     const h2 = norm(ctx, x, `${pre}.post_attention_layernorm.weight`);
     if (!c.use_moe) return { x: g.add(x, swiglu(ctx, h2, `${pre}.mlp`)), k: kAll, v: vAll, aux: null };
     const m = moe(ctx, h2, `${pre}.mlp`);
     return { x: g.add(x, m.y), k: kAll, v: vAll, aux: m.aux };
+  });
+}
+
+/**
+ * A layer of the window decode graph, built for few rows per run (a decode step's one
+ * token per sequence), where each op's fixed cost outweighs its arithmetic: activations stay
+ * [B, T, width] (RoPE and attention take the projections' layout), q/k/v and gate/up are one
+ * product each where ctx.fused allows, and each residual add joins the next norm in one
+ * kernel. `pending` is the previous sublayer's output not yet added to the residual x.
+ */
+function windowDecoderLayer(ctx: Ctx, l: number, x: Tensor, pending: Tensor | null, positions: Tensor,
+  attend: (q: Tensor, k: Tensor, v: Tensor) => Tensor): { x: Tensor; pending: Tensor; k: Tensor; v: Tensor } {
+  const { g, c } = ctx;
+  const pre = `model.layers.${l}`, eps = c.rms_norm_eps;
+  return g.scope(`layer${l}`, () => {
+    const hd = headDim(c), H = c.num_attention_heads, KV = c.num_key_value_heads;
+    let h: Tensor;
+    if (pending) [h, x] = skipRmsNormKernel(g, x, pending, ctx.p(`${pre}.input_layernorm.weight`), eps);
+    else h = rmsNormKernel(g, x, ctx.p(`${pre}.input_layernorm.weight`), eps);
+    let [q, k, v] = projections(ctx, h, ['q', 'k', 'v'].map((n) => `${pre}.self_attn.${n}_proj.weight`));
+    if (c.qk_norm) { // per head
+      const perHead = (t: Tensor, heads: number, w: string) => g.reshape(rmsNormKernel(g, g.reshape(t, [0, 0, heads, hd]), ctx.p(w), eps), [0, 0, -1]);
+      q = perHead(q, H, `${pre}.self_attn.q_norm.weight`);
+      k = perHead(k, KV, `${pre}.self_attn.k_norm.weight`);
+    }
+    q = ropeKernel(g, q, H, positions, ctx.cos, ctx.sin);
+    k = ropeKernel(g, k, KV, positions, ctx.cos, ctx.sin);
+    const [h2, x2] = skipRmsNormKernel(g, x, proj(ctx, attend(q, k, v), `${pre}.self_attn.o_proj.weight`), ctx.p(`${pre}.post_attention_layernorm.weight`), eps);
+    return { x: x2, pending: c.use_moe ? moe(ctx, h2, `${pre}.mlp`).y : swiglu(ctx, h2, `${pre}.mlp`), k, v };
   });
 }
 
@@ -160,7 +194,7 @@ export function defaultChunks(T: number): number {
 }
 
 function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim, extra: { name: string; shape: number[] }[], B: Dim = 'B',
-  o: { ropePerRow?: boolean; ropeTable?: boolean; withBias?: boolean; idType?: DType } = {}) {
+  o: { ropePerRow?: boolean; ropeTable?: boolean; withBias?: boolean; biasShape?: Dim[]; idType?: DType } = {}) {
   // weights become graph inputs on first use, so weights a hook replaces (quantized
   // constants) are not inputs too
   const shapes = new Map([...paramSpecs(c), ...extra].map((s) => [s.name, s.shape]));
@@ -180,7 +214,7 @@ function commonInputs(g: Graph, c: MiniMindConfig, ft: FloatType, T: Dim, S: Dim
   const ropeShape: Dim[] = o.ropeTable ? ['P', hd / 2] : o.ropePerRow ? [B, T, hd] : [T, hd];
   const cos = g.input('rope_cos', ft, ropeShape);
   const sin = g.input('rope_sin', ft, ropeShape);
-  const bias = o.withBias === false ? null : g.input('attn_bias', ft, ['?bias_batch', 1, mulDims(rep, T), S]);
+  const bias = o.withBias === false ? null : g.input('attn_bias', ft, o.biasShape ?? ['?bias_batch', 1, mulDims(rep, T), S]);
   return { params, shapes, p, ids, cos, sin, bias };
 }
 
@@ -298,6 +332,8 @@ export interface DecodeGraphOptions {
   /** logits for every position ([B, T, V]) instead of the last one ([B, V]) */
   allLogits?: boolean;
   linearHook?: LinearHook;
+  /** window form: linear layers of one input as one product (see FusedLinear) */
+  fusedLinear?: FusedLinear;
   extraParams?: { name: string; shape: number[] }[];
   /**
    * window (default): the caller keeps the cache in a window of M slots (see KvWindow) and
@@ -310,11 +346,12 @@ export interface DecodeGraphOptions {
 }
 
 /**
- * Decode graph. Window form (kvCache 'window'): inputs past_key.<l> and past_value.<l>
- * [B, KV, M, hd], past_bias [B, 1, 1, M] (0 for each row's used slots), attn_bias
- * [*, 1, T*rep, T] (causal among the new tokens), position_ids [B, T] and the RoPE tables
- * rope_cos/rope_sin [P, hd/2] they index; outputs key.<l>/value.<l> [B, T, KV, hd], the
- * new tokens' keys (after RoPE) and values. Concat form: inputs past_key.<l>/past_value.<l>
+ * Decode graph. Window form (kvCache 'window', run by ONNX Runtime only: its kernels for
+ * RMSNorm, RoPE and attention's layout): inputs past_key.<l> and past_value.<l>
+ * [B, 1, KV, M, hd], past_bias [B, 1, 1, 1, M] (0 for each row's used slots), attn_bias
+ * [*, T, 1, rep, T] (causal among the new tokens), position_ids [B, T] and the RoPE tables
+ * rope_cos/rope_sin [P, hd/2] they index; outputs key.<l>/value.<l> [B, T, KV*hd], the new
+ * tokens' keys (after RoPE) and values. Concat form: inputs past_key.<l>/past_value.<l>
  * [B, P, KV, hd] (P may be 0), outputs present_key.<l>/present_value.<l> [B, P+T, KV, hd].
  * Both output `logits` [B, V] of the last position (allLogits: [B, T, V]).
  */
@@ -322,30 +359,36 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const window = (o.kvCache ?? 'window') === 'window';
-  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B', { ropePerRow: o.ropePerRow, ropeTable: window });
-  // the window form runs only in ONNX Runtime (its kernels for RMSNorm and RoPE); the
-  // concat form is also the exported model
+  const rep = c.num_attention_heads / c.num_key_value_heads;
+  const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B',
+    { ropePerRow: o.ropePerRow, ropeTable: window, biasShape: window ? ['?bias_batch', 'T', 1, rep, 'T'] : undefined });
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1,
-    normKernel: window, ropePositions: window ? g.input('position_ids', 'int64', ['B', 'T']) : undefined };
+    normKernel: window, fused: window ? o.fusedLinear : undefined };
   const hd = headDim(c), KV = c.num_key_value_heads;
-  const pastBias = window ? g.input('past_bias', ft, ['B', 1, 1, 'M']) : null;
-  let widths: Tensor | undefined;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    let io: LayerIO;
-    if (window) {
-      const pastK = g.input(`past_key.${l}`, ft, ['B', KV, 'M', hd]), pastV = g.input(`past_value.${l}`, ft, ['B', KV, 'M', hd]);
-      io = { x, attend: (q, k, v) => windowAttention(g, q, k, v, pastK, pastV, pastBias!, bias!, (widths ??= windowWidths(g, pastBias!, k))) };
-    } else {
-      io = { x, pastK: g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]), pastV: g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]) };
+  if (window) {
+    const positions = g.input('position_ids', 'int64', ['B', 'T']), pastBias = g.input('past_bias', ft, ['B', 1, 1, 1, 'M']);
+    let widths: Tensor | undefined, pending: Tensor | null = null;
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const pastK = g.input(`past_key.${l}`, ft, ['B', 1, KV, 'M', hd]), pastV = g.input(`past_value.${l}`, ft, ['B', 1, KV, 'M', hd]);
+      const r = windowDecoderLayer(ctx, l, x, pending, positions,
+        (q, k, v) => windowAttention(g, q, k, v, pastK, pastV, pastBias, bias!, (widths ??= windowWidths(g, pastBias, k))));
+      ({ x, pending } = r);
+      g.output(r.k, `key.${l}`);
+      g.output(r.v, `value.${l}`);
     }
-    const r = decoderLayer(ctx, l, io);
-    x = r.x;
-    g.output(r.k, window ? `key.${l}` : `present_key.${l}`);
-    g.output(r.v, window ? `value.${l}` : `present_value.${l}`);
+    x = skipRmsNormKernel(g, x, pending!, p('model.norm.weight'), c.rms_norm_eps)[0];
+    if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
+  } else {
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const r = decoderLayer(ctx, l, { x, pastK: g.input(`past_key.${l}`, ft, ['B', 'P', KV, hd]), pastV: g.input(`past_value.${l}`, ft, ['B', 'P', KV, hd]) });
+      x = r.x;
+      g.output(r.k, `present_key.${l}`);
+      g.output(r.v, `present_value.${l}`);
+    }
+    if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
+    x = norm(ctx, x, 'model.norm.weight');
   }
-  if (!o.allLogits) x = g.squeeze(g.slice(x, 1, -1, 2 ** 40), [1]);
-  x = norm(ctx, x, 'model.norm.weight');
   g.output(ctx.lin(g, x, 'model.embed_tokens.weight', () => linear(g, x, p('model.embed_tokens.weight')), p), 'logits');
   return g;
 }

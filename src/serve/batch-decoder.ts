@@ -91,7 +91,7 @@ export class BatchDecoder {
     });
     const rope = this.rope.get(prompts.map((p) => p.length - T), T); // pad columns: negative positions
     return this.session.run({ ...this.weights, ...KvWindow.emptyFeeds(this.c, n), ...rope,
-      attn_bias: new ort.Tensor('float32', bias, [n, 1, rep * T, T]), input_ids: int64Tensor(ids, [n, T]) });
+      attn_bias: KvWindow.newTokenBias(this.c, bias, n, T), input_ids: int64Tensor(ids, [n, T]) });
   }
 
   /** Remove rows (finished or cancelled). */
@@ -120,7 +120,7 @@ export class BatchDecoder {
     });
     this.window.reserve(B, Math.max(...lens) + 1);
     const res = await this.session.run({ ...this.weights, ...this.window.feeds(), ...this.rope.get(lens, 1),
-      attn_bias: this.positions.get(1).attn_bias, input_ids: int64Tensor(ids, [B, 1]) });
+      attn_bias: KvWindow.newTokenBias(this.c, this.positions.get(1).attn_bias.data as Float32Array, 1, 1), input_ids: int64Tensor(ids, [B, 1]) });
     for (let b = 0; b < B; b++) this.window.append(b, res, b, 1, 0, 1);
     const V = this.c.vocab_size, logits = res.logits.data as Float32Array, out = new Map<number, Float32Array>();
     this.keys.forEach((key, b) => out.set(key, logits.subarray(b * V, (b + 1) * V)));
