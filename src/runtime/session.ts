@@ -45,7 +45,10 @@ export interface SessionOptions {
 export interface Session {
   ort: ort.InferenceSession;
   provider: Exclude<Provider, 'auto'>;
-  /** fetches: outputs written into the given tensors (CPU: in place, no copy); others are allocated */
+  /**
+   * fetches: outputs written into the given tensors (on the CPU in place); others are allocated.
+   * onnxruntime-node (1.30) still returns every output as a fresh copy as well, a given one too.
+   */
   run(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
