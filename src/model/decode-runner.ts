@@ -15,7 +15,7 @@ export type Quantize = 'none' | 'q4';
 /** Weights beyond the model's and the hook that uses them (LoRA adapters). */
 export interface DecodeHook { linearHook: LinearHook; extraParams: { name: string; shape: number[] }[] }
 
-/** The 4-bit form of weight `name`, or null for one q4 leaves in float32 (input width not a multiple of 32). */
+/** The 4-bit form of the weights `names` side by side, or null where q4 leaves them in float32 (input width not a multiple of 32, or widths that differ). */
 function q4Weight(shapes: Map<string, number[]>, params: Params, names: string[]): Q4 | null {
   const s = names.map((n) => shapes.get(n));
   if (s.some((x) => !x || x[1] % 32 !== 0 || x[1] !== s[0]![1])) return null;
