@@ -8,7 +8,8 @@
 import { ort } from '../runtime/session.js';
 import { headDim, MiniMindConfig } from './config.js';
 
-const MASKED = -1e9;
+/** The bias that hides a slot or a column from attention (past_bias, prefill padding). */
+export const MASKED = -1e9;
 /** The window grows and shrinks in multiples of this many slots, rows in multiples of ROW_STEP. */
 const SLOT_STEP = 32, ROW_STEP = 4;
 const roundUp = (n: number, step: number) => Math.ceil(n / step) * step;

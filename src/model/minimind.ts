@@ -362,8 +362,9 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
   const rep = c.num_attention_heads / c.num_key_value_heads;
   const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B',
     { ropePerRow: o.ropePerRow, ropeTable: window, biasShape: window ? ['?bias_batch', 'T', 1, rep, 'T'] : undefined });
+  // the window layers call the norm kernels themselves (windowDecoderLayer)
   const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1,
-    normKernel: window, fused: window ? o.fusedLinear : undefined };
+    fused: window ? o.fusedLinear : undefined };
   const hd = headDim(c), KV = c.num_key_value_heads;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
   if (window) {

@@ -12,11 +12,9 @@
 import { MiniMindConfig } from '../model/config.js';
 import { DecodeHook, openDecodeGraph, Quantize } from '../model/decode-runner.js';
 import { int64Tensor, PositionInputs, RopeRows } from '../model/feeds.js';
-import { KvWindow } from '../model/kv-window.js';
+import { KvWindow, MASKED } from '../model/kv-window.js';
 import { Params } from '../model/params.js';
 import { ort, Session, SessionOptions } from '../runtime/session.js';
-
-const MASKED = -1e9;
 
 export class BatchDecoder {
   private rope: RopeRows;
