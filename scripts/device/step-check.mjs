@@ -48,7 +48,9 @@ async function train(provider) {
   const t1 = performance.now();
   const first = await s.step(batch, {}, adamwScalars({ ...hyper, step: 1 }));
   const firstS = (performance.now() - t1) / 1000;
-  const snap = await s.snapshot();
+  // on the CPU a snapshot holds the live arrays, which the next steps update in place
+  const frozen = (m) => new Map([...m].map(([k, v]) => [k, v.slice()]));
+  const snap = await s.snapshot().then((x) => ({ weights: frozen(x.weights), m: frozen(x.m), v: frozen(x.v) }));
   const losses = [first.loss], stepS = [];
   for (let i = 2; i <= more + 1; i++) {
     const t = performance.now();

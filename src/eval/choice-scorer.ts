@@ -4,9 +4,9 @@
 // logits for just the choice tokens plus that position's log-normaliser over the vocabulary.
 import { MiniMindConfig } from '../model/config.js';
 import { int64Tensor, PositionInputs } from '../model/feeds.js';
-import { buildChoiceGraph } from '../model/minimind.js';
+import { buildChoiceGraph, targetFor } from '../model/minimind.js';
 import { Params } from '../model/params.js';
-import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
+import { createSession, ort, resolveProvider, Session, SessionOptions } from '../runtime/session.js';
 
 /**
  * Indices of `lengths` grouped into batches: ascending length, each batch at most `maxRows`
@@ -36,7 +36,7 @@ export class ChoiceScorer {
 
   /** constWeights: weights inside the graph (pre-packed by ONNX Runtime) rather than fed per run */
   static async create(c: MiniMindConfig, params: Params, choiceIds: number[], so: SessionOptions & { constWeights?: boolean; fused?: boolean } = {}): Promise<ChoiceScorer> {
-    const g = buildChoiceGraph(c, { weights: so.constWeights ? params : undefined, fused: so.fused });
+    const g = buildChoiceGraph(c, { weights: so.constWeights ? params : undefined, fused: so.fused, target: targetFor(await resolveProvider(so.provider)) });
     const s = new ChoiceScorer(c, await createSession(g, so), choiceIds, g.inputs.some((t) => t.name === 'attn_bias'));
     for (const t of g.inputs) { const a = params.get(t.name); if (a) s.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
     return s;
@@ -49,16 +49,16 @@ export class ChoiceScorer {
   async logProbs(prompts: number[][]): Promise<number[][]> {
     const B = prompts.length, T = Math.max(...prompts.map((p) => p.length));
     const ids = new BigInt64Array(B * T).fill(BigInt(this.c.pad_token_id));
-    const last = new BigInt64Array(B), pos = new BigInt64Array(B);
+    const last = new Int32Array(B), pos = new Int32Array(B);
     const rep = this.c.num_attention_heads / this.c.num_key_value_heads, lastBias = new Float32Array(B * rep * T);
     prompts.forEach((p, b) => {
       for (let t = 0; t < p.length; t++) ids[b * T + t] = BigInt(p[t]);
-      last[b] = BigInt(b * T + p.length - 1); pos[b] = BigInt(p.length - 1);
+      last[b] = b * T + p.length - 1; pos[b] = p.length - 1;
       for (let r = 0; r < rep; r++) lastBias.fill(-1e9, (b * rep + r) * T + p.length, (b * rep + r + 1) * T); // padding after the last token
     });
     const { rope_cos, rope_sin, attn_bias } = this.positions.get(T);
     const out = await this.session.run({ ...this.weights, rope_cos, rope_sin, ...(this.needsBias ? { attn_bias } : {}), input_ids: int64Tensor(ids, [B, T]),
-      last_index: int64Tensor(last, [B]), last_pos: int64Tensor(pos, [B]), last_bias: new ort.Tensor('float32', lastBias, [B, 1, rep, T]), choice_ids: this.choices });
+      last_index: new ort.Tensor('int32', last, [B]), last_pos: new ort.Tensor('int32', pos, [B]), last_bias: new ort.Tensor('float32', lastBias, [B, 1, rep, T]), choice_ids: this.choices });
     const z = out.choice_logits.data as Float32Array, lse = out.logsumexp.data as Float32Array, K = this.choices.dims[0];
     return prompts.map((_, b) => Array.from(z.subarray(b * K, (b + 1) * K), (v) => v - lse[b]));
   }

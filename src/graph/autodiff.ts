@@ -148,6 +148,12 @@ export const VJP: Record<string, Vjp> = {
   Gather: (ctx) => {
     const { g, inputs: [data, idx], gradOut: [gy] } = ctx;
     if (intAttr(ctx, 'axis') !== 0) throw new GraphError('autodiff: Gather is differentiable on axis 0 only');
+    if (g.gatherGradAsProduct && data!.rank === 2 && typeof data!.shape[0] === 'number' && typeof data!.shape[1] === 'number') {
+      const [V, R] = data!.shape as number[];
+      const rows = g.constant(Array.from({ length: V }, (_, v) => v), idx!.dtype, [1, V]);
+      const oneHot = g.cast(g.equal(g.reshape(idx!, [-1, 1]), rows), data!.dtype); // N, V
+      return [g.gemm(oneHot, g.reshape(gy!, [-1, R]), true, false), null];
+    }
     const zeros = g.zeros(g.shapeOf(data!), data!.shape, data!.dtype);
     if (idx!.dtype === 'int64') return [g.scatterND(zeros, g.unsqueeze(idx!, [-1]), gy!, 'add'), null];
     // int32 indices (token ids on WebGPU, which has no int64 Unsqueeze nor Cast to

@@ -104,6 +104,15 @@ export class Graph {
    */
   matmulType: HalfType | null = null;
 
+  /**
+   * Gather's gradient (the embedding's) as a product with a one-hot matrix instead of a
+   * scatter-add: GPU scatter-adds sum colliding rows (a token seen twice) with atomics in
+   * whatever order the threads arrive, so the bits change from run to run; the product sums
+   * in a fixed order. It costs vocab x tokens x width multiply-adds, as the LM head's own
+   * gradient does.
+   */
+  gatherGradAsProduct = false;
+
   constructor(readonly floatType: FloatType = 'float32') {}
 
   // ---------------------------------------------------------------- structure

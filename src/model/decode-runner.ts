@@ -1,11 +1,11 @@
 // A decode graph ready to run: weights wrapped once, position inputs cached, and a KV cache
 // (a one-row KvWindow) advanced by each run. Generation and scoring share it.
 import { Graph, Tensor } from '../graph/graph.js';
-import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
+import { createSession, ort, resolveProvider, Session, SessionOptions } from '../runtime/session.js';
 import { MiniMindConfig } from './config.js';
 import { int64Tensor, PositionInputs, RopeRows } from './feeds.js';
 import { KvWindow } from './kv-window.js';
-import { buildDecodeGraph, FusedLinear, LinearHook } from './minimind.js';
+import { buildDecodeGraph, FusedLinear, LinearHook, targetFor } from './minimind.js';
 import { paramSpecs, Params } from './params.js';
 import { Q4, q4Linear, quantizeQ4 } from './quantize.js';
 
@@ -91,7 +91,7 @@ function decodeLinearHook(c: MiniMindConfig, params: Params, quantize: Quantize 
  */
 export async function openDecodeGraph(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize }, o: { allLogits?: boolean; hook?: DecodeHook } = {}):
   Promise<{ session: Session; weights: Record<string, ort.Tensor> }> {
-  const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook),
+  const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook), target: targetFor(await resolveProvider(so.provider)),
     // a caller's hook (LoRA) sees each layer on its own
     fusedLinear: o.hook ? undefined : fusedLinear(c, params, so.quantize) });
   const session = await createSession(g, so), weights: Record<string, ort.Tensor> = {};

@@ -127,13 +127,18 @@ export class KvWindow {
     return f;
   }
 
-  /** The feeds of an empty window for `n` rows (a prefill). */
+  /**
+   * The feeds of an empty window for `n` rows (a prefill): one slot of zeros, masked. Not zero
+   * slots: ONNX Runtime's WebGPU kernels crash the process on the empty products (measured on
+   * 1.30), and the masked slot changes no bit (its softmax weight is exp(-1e9) = 0 and its
+   * values add 0 * 0).
+   */
   static emptyFeeds(c: MiniMindConfig, n: number): Record<string, ort.Tensor> {
-    const KV = c.num_key_value_heads, hd = headDim(c), none = new Float32Array(0);
-    const f: Record<string, ort.Tensor> = { past_bias: new ort.Tensor('float32', none, [n, 1, 1, 1, 0]) };
+    const KV = c.num_key_value_heads, hd = headDim(c), zeros = new Float32Array(n * KV * hd);
+    const f: Record<string, ort.Tensor> = { past_bias: new ort.Tensor('float32', new Float32Array(n).fill(MASKED), [n, 1, 1, 1, 1]) };
     for (let l = 0; l < c.num_hidden_layers; l++) {
-      f[`past_key.${l}`] = new ort.Tensor('float32', none, [n, 1, KV, 0, hd]);
-      f[`past_value.${l}`] = new ort.Tensor('float32', none, [n, 1, KV, 0, hd]);
+      f[`past_key.${l}`] = new ort.Tensor('float32', zeros, [n, 1, KV, 1, hd]);
+      f[`past_value.${l}`] = new ort.Tensor('float32', zeros, [n, 1, KV, 1, hd]);
     }
     return f;
   }

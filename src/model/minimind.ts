@@ -29,7 +29,30 @@ interface Ctx {
   normKernel?: boolean;
   /** linear layers of one input as one product (decode graphs with constant weights) */
   fused?: FusedLinear;
+  /** how MoE layers reach their experts (see MoeDispatch) */
+  moeDispatch?: MoeDispatch;
 }
+
+/**
+ * sparse: each expert runs only on its tokens (NonZero, GatherND, ScatterND): least
+ * arithmetic, for the CPU. dense: each expert runs on every token and its output is weighted
+ * by the token's gate weight, zero where the expert was not chosen: no NonZero (which WebGPU
+ * lacks) and no data-dependent shapes, for GPUs, at n_routed_experts / num_experts_per_tok
+ * times the routed experts' arithmetic. Both give the same sums: an unchosen expert adds an
+ * exact zero, and the chosen ones are added in the same order.
+ */
+export type MoeDispatch = 'sparse' | 'dense';
+
+/**
+ * What a graph is built for. cpu: sparse MoE dispatch, scatter-add embedding gradients (least
+ * arithmetic). gpu: dense MoE dispatch (GPUs lack NonZero or pay a sync for it) and the
+ * embedding gradient as a product (deterministic; Graph.gatherGradAsProduct).
+ */
+export type GraphTarget = 'cpu' | 'gpu';
+
+export const targetFor = (provider: string): GraphTarget => (provider === 'cpu' ? 'cpu' : 'gpu');
+
+const dispatchFor = (target: GraphTarget | undefined): MoeDispatch => (target === 'gpu' ? 'dense' : 'sparse');
 
 const norm = (ctx: Ctx, x: Tensor, name: string) => (ctx.normKernel ? rmsNormKernel : rmsNorm)(ctx.g, x, ctx.p(name), ctx.c.rms_norm_eps);
 
@@ -61,7 +84,8 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   const scores = g.softmax(linear(g, x2, ctx.p(`${prefix}.gate.weight`)), -1); // N, E
   let [tw, ti] = g.topk(scores, k, -1);                               // N, k
   if (c.norm_topk_prob && (k > 1 || c.family === 'minimind3')) tw = g.div(tw, g.add(g.reduceSum(tw, [1], true), 1e-20));
-  let out = g.zeros(g.shapeOf(x2), x2.shape);
+  const dense = ctx.moeDispatch === 'dense';
+  let out = dense ? null : g.zeros(g.shapeOf(x2), x2.shape);
   // the chosen experts' numbers as floats (exact up to 2^24): WebGPU compares no int64
   const tf = g.gather(g.constant(Array.from({ length: E }, (_, e) => e), x.dtype, [E]), ti); // N, k
   const selections: Tensor[] = [];
@@ -69,11 +93,16 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
     const sel = g.cast(g.equal(tf, g.scalar(e, x.dtype)), x.dtype);  // N, k
     selections.push(sel);
     const we = g.reduceSum(g.mul(tw, sel), [1], false);                // N
+    if (dense) {
+      const ye = g.mul(swiglu(ctx, x2, `${prefix}.experts.${e}`), g.unsqueeze(we, [1]));
+      out = out ? g.add(out, ye) : ye;
+      continue;
+    }
     const idx = g.transpose(g.nonzero(g.greater(g.reduceSum(sel, [1], false), g.scalar(0, x.dtype))), [1, 0]); // M, 1
     const ye = swiglu(ctx, g.gatherND(x2, idx), `${prefix}.experts.${e}`);
-    out = g.scatterND(out, idx, g.mul(ye, g.unsqueeze(g.gatherND(we, idx), [1])), 'add');
+    out = g.scatterND(out!, idx, g.mul(ye, g.unsqueeze(g.gatherND(we, idx), [1])), 'add');
   }
-  let y = g.reshapeTo(out, g.shapeOf(x), x.shape);
+  let y = g.reshapeTo(out!, g.shapeOf(x), x.shape);
   for (let s = 0; s < c.n_shared_experts; s++) y = g.add(y, swiglu(ctx, x, `${prefix}.shared_experts.${s}`));
   if (!ctx.training || c.aux_loss_alpha <= 0) return { y, aux: null };
   if (c.family === 'minimind3') {
@@ -185,6 +214,8 @@ export interface BuildOptions {
    * skips the step when the gradient norm is not finite (see appendAdamW).
    */
   lossScaling?: boolean;
+  /** what the graph is built for (default cpu; see GraphTarget) */
+  target?: GraphTarget;
 }
 
 /** Largest block count with blocks of at least 128 positions that divides T. */
@@ -232,6 +263,7 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   g.matmulType = o.matmulType ?? null;
+  g.gatherGradAsProduct = o.target === 'gpu';
   const T = o.seqLen ?? 'T';
   const objective = o.objective ?? { kind: 'lm' };
   const B = objective.kind === 'dpo' ? '2*P' : 'B'; // DPO rows: P chosen, then P rejected
@@ -239,7 +271,7 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   for (const n of shapes.keys()) p(n); // every weight is an input of the training graph
   const labels = g.input('labels', trainIndexType, [B, T]);
   const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks, moeDispatch: dispatchFor(o.target) };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   const auxes: Tensor[] = [];
@@ -343,6 +375,8 @@ export interface DecodeGraphOptions {
   kvCache?: 'window' | 'concat';
   /** concat only: rope_cos/rope_sin are [B, T, hd] (positions per row) instead of [T, hd] */
   ropePerRow?: boolean;
+  /** what the graph is built for (default cpu; see GraphTarget) */
+  target?: GraphTarget;
 }
 
 /**
@@ -363,7 +397,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
   const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B',
     { ropePerRow: o.ropePerRow, ropeTable: window, biasShape: window ? ['?bias_batch', 'T', 1, rep, 'T'] : undefined });
   // the window layers call the norm kernels themselves (windowDecoderLayer)
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1,
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1, moeDispatch: dispatchFor(o.target),
     fused: window ? o.fusedLinear : undefined };
   const hd = headDim(c), KV = c.num_key_value_heads;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
@@ -409,7 +443,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
  * last_pos, no bias tensor; about 10% less CPU time than the graph's own ops); otherwise
  * the graph's own attention with `attn_bias`.
  */
-export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weights?: Map<string, Float32Array>; fused?: boolean } = {}): Graph {
+export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weights?: Map<string, Float32Array>; fused?: boolean; target?: GraphTarget } = {}): Graph {
   const ft = o.dtype ?? 'float32';
   const g = new Graph(ft);
   const fused = (o.fused ?? true) && ft === 'float32';
@@ -422,11 +456,12 @@ export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weig
     return t;
   };
   const hd = headDim(c), H = c.num_attention_heads, KV = c.num_key_value_heads, d = c.hidden_size;
-  const last = g.input('last_index', 'int64', ['B']), lastPos = g.input('last_pos', 'int64', ['B']);
+  // int32 positions: the kernel's seqlens_k as they are, and no int64 Cast (WebGPU has none)
+  const last = g.input('last_index', 'int32', ['B']), lastPos = g.input('last_pos', 'int32', ['B']);
   let attend: Ctx['attend'];
   const kernelRopes = fused && hd % 16 === 0; // the kernel's RoPE wants head sizes in multiples of 16
   if (fused) {
-    const seqlensK = g.cast(lastPos, 'int32');
+    const seqlensK = lastPos;
     const total = g.cast(g.slice(g.shapeOf(ids), 0, 1, 2), 'int32');
     const half = (t: Tensor) => g.slice(t, 1, 0, hd / 2); // [T, hd/2]: the tables repeat their halves
     const rotary = kernelRopes ? [half(cos), half(sin)] : [];
@@ -435,7 +470,7 @@ export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weig
       [{ dtype: ft, shape: [q.shape[0], q.shape[1], H * hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }],
       { num_heads: { i: H }, kv_num_heads: { i: KV }, ...(kernelRopes ? { do_rotary: { i: 1 }, rotary_interleaved: { i: 0 } } : {}) }, 'com.microsoft')[0];
   }
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend, attendRopes: kernelRopes, normKernel: fused };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend, attendRopes: kernelRopes, normKernel: fused, moeDispatch: dispatchFor(o.target) };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   for (let l = 0; l < c.num_hidden_layers - 1; l++) x = decoderLayer(ctx, l, { x }).x;

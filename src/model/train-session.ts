@@ -5,10 +5,10 @@
 // parallel); or `gradients`, returned to the caller (tests, tools).
 import { AdamWScalars, ADAMW_SCALARS, moment } from '../graph/adamw.js';
 import { ResidentState } from '../runtime/resident.js';
-import { createSession, ort, Session, SessionOptions } from '../runtime/session.js';
+import { createSession, ort, resolveProvider, Session, SessionOptions } from '../runtime/session.js';
 import { MiniMindConfig } from './config.js';
 import { PositionInputs, trainIndexTensor } from './feeds.js';
-import { accumulator, buildApplyGraph, buildTrainGraph, BuildOptions } from './minimind.js';
+import { accumulator, buildApplyGraph, buildTrainGraph, BuildOptions, targetFor } from './minimind.js';
 import { numel, Params } from './params.js';
 
 import type { Batch } from '../data/loader.js';
@@ -32,7 +32,7 @@ export class TrainSession {
   private constructor(readonly session: Session, private applier: Session | null, readonly trainable: string[],
     readonly shapes: Map<string, number[]>, readonly update: Update, c: MiniMindConfig) {
     this.positions = new PositionInputs(c);
-    this.state = new ResidentState(session.provider === 'webgpu');
+    this.state = new ResidentState(session.provider);
   }
 
   /** whether the graph takes `loss_scale` */
@@ -40,7 +40,7 @@ export class TrainSession {
 
   static async create(c: MiniMindConfig, build: BuildOptions = {}, so: SessionOptions = {}): Promise<TrainSession> {
     const update = build.update ?? 'gradients';
-    const tg = buildTrainGraph(c, build);
+    const tg = buildTrainGraph(c, { target: targetFor(await resolveProvider(so.provider)), ...build });
     const shapes = new Map([...tg.params].map(([n, t]) => [n, t.shape as number[]]));
     const keep = (g: { outputs: { name: string }[] }) => g.outputs.map((o) => o.name).filter((n) => n.startsWith('new.'));
     // the arena: the same shapes every step, so it stops growing after the first, and the
@@ -131,7 +131,7 @@ export class TrainSession {
     }
   }
 
-  async release(): Promise<void> { this.state.dispose(); await this.session.release(); await this.applier?.release(); }
+  async release(): Promise<void> { await this.state.dispose(); await this.session.release(); await this.applier?.release(); }
 }
 
 const scalarTensor = (x: number) => new ort.Tensor('float32', new Float32Array([x]), []);

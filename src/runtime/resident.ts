@@ -4,15 +4,23 @@
 // written into the input's own buffer, so the state never moves (onnxruntime-node also
 // returns each output as a fresh copy, which run() drops: ~4% of a v1-small training step,
 // and garbage until the next collection); on WebGPU the output stays in GPU memory and is
-// the next run's input, so the state lives on the device between steps.
-import { ort, Session } from './session.js';
+// the next run's input, so the state lives on the device between steps, and is read back
+// only when asked (checkpoints, the data-parallel all-reduce) through a DeviceReader.
+import { DeviceReader } from './device-reader.js';
+import { ort, Provider, Session } from './session.js';
 
 export class ResidentState {
   private tensors = new Map<string, ort.Tensor>();
   private dims = new Map<string, number[]>();
 
-  /** onDevice: the session keeps `new.*` outputs in GPU memory (SessionOptions.deviceOutputs) */
-  constructor(readonly onDevice: boolean) {}
+  private reader: DeviceReader | null;
+
+  /** the provider whose sessions run with this state: WebGPU keeps the `new.*` outputs in its memory (SessionOptions.deviceOutputs) */
+  constructor(provider: Exclude<Provider, 'auto'>) {
+    this.reader = provider === 'webgpu' ? new DeviceReader(provider) : null;
+  }
+
+  get onDevice(): boolean { return this.reader !== null; }
 
   /** Start tracking `name` with these values (on the CPU the array itself is the state). */
   add(name: string, data: Float32Array, dims: number[]): void {
@@ -41,7 +49,7 @@ export class ResidentState {
   async read(name: string): Promise<Float32Array> {
     const t = this.tensors.get(name);
     if (!t) throw new Error(`no resident tensor "${name}"`);
-    return (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+    return t.location === 'cpu' ? t.data as Float32Array : this.reader!.read(t);
   }
 
   /** Overwrite the values (resume): in place on the CPU, uploaded by the next run on a GPU. */
@@ -66,5 +74,9 @@ export class ResidentState {
     if (old && old !== t && old.location !== 'cpu') old.dispose();
   }
 
-  dispose(): void { for (const t of this.tensors.values()) if (t.location !== 'cpu') t.dispose(); this.tensors.clear(); }
+  async dispose(): Promise<void> {
+    for (const t of this.tensors.values()) if (t.location !== 'cpu') t.dispose();
+    this.tensors.clear();
+    await this.reader?.release();
+  }
 }

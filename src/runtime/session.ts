@@ -53,8 +53,9 @@ export interface Session {
   release(): Promise<void>;
 }
 
-async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o: SessionOptions): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
+/** ORT's options for a session of ours on this provider (also used by the placement check, runtime/placement.ts). */
+export function ortSessionOptions(provider: Exclude<Provider, 'auto'>, o: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: [provider],
     intraOpNumThreads: o.threads ?? 0,
     interOpNumThreads: 1,
@@ -68,13 +69,56 @@ async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o:
     // Our backward passes recompute some forward values on purpose (attention
     // probabilities) to save memory; common-subexpression elimination would undo that.
     extra: { optimization: { disable_specified_optimizers: ['CommonSubexpressionElimination', ...(o.disabledOptimizers ?? [])].join(',') } },
-  });
+  };
+}
+
+/** Options that depend on the graph: ORT fuses x*sigmoid(x) into QuickGelu, which only has a float32 kernel. */
+export function optionsForGraph(graph: Graph | Uint8Array, o: SessionOptions): SessionOptions {
+  return !(graph instanceof Uint8Array) && graph.floatType === 'float64' ? { ...o, disabledOptimizers: [...(o.disabledOptimizers ?? []), 'QuickGeluFusion'] } : o;
+}
+
+async function create(bytes: Uint8Array, provider: Exclude<Provider, 'auto'>, o: SessionOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, ortSessionOptions(provider, o));
+}
+
+/**
+ * The provider sessions of `wanted` will run on, for graphs that are built differently per
+ * provider (MoE dispatch): `auto` tries the accelerators once, on a one-op graph.
+ */
+export async function resolveProvider(wanted: Provider = 'cpu'): Promise<Exclude<Provider, 'auto'>> {
+  if (wanted !== 'auto') return wanted;
+  if (!autoChoice) {
+    const g = new Graph();
+    g.output(g.add(g.input('x', 'float32', [1]), 1), 'y');
+    const probe = toOnnx(g);
+    for (const p of ['cuda', 'webgpu'] as const) {
+      try { await (await create(probe, p, {})).release(); autoChoice = p; break; } catch { /* not here: the next */ }
+    }
+    autoChoice ??= 'cpu';
+  }
+  return autoChoice;
+}
+
+const usesFloat16 = (g: Graph) => g.matmulType === 'float16' || g.nodes.some((n) => n.outputs.some((t) => t.dtype === 'float16'));
+
+let f16Probe: Promise<boolean> | null = null;
+
+/** Whether the WebGPU adapter runs float16 kernels: ORT fails only when such a kernel first runs, so one is run once. */
+function webgpuHasFloat16(): Promise<boolean> {
+  f16Probe ??= (async () => {
+    const g = new Graph();
+    g.output(g.cast(g.cast(g.input('x', 'float32', [1]), 'float16'), 'float32'), 'y');
+    try {
+      const s = await ort.InferenceSession.create(toOnnx(g), { ...ortSessionOptions('webgpu', {}), logSeverityLevel: 4 });
+      try { await s.run({ x: new ort.Tensor('float32', new Float32Array([1]), [1]) }); return true; } finally { await s.release(); }
+    } catch { return false; }
+  })();
+  return f16Probe;
 }
 
 export async function createSession(graph: Graph | Uint8Array, o: SessionOptions = {}): Promise<Session> {
   const bytes = graph instanceof Uint8Array ? graph : toOnnx(graph);
-  // ORT fuses x*sigmoid(x) into QuickGelu, which only has a float32 kernel
-  if (!(graph instanceof Uint8Array) && graph.floatType === 'float64') o = { ...o, disabledOptimizers: [...(o.disabledOptimizers ?? []), 'QuickGeluFusion'] };
+  o = optionsForGraph(graph, o);
   const wanted = o.provider ?? 'cpu';
   // a cached accelerator may lack a kernel this graph needs: then the CPU is next
   const order: Exclude<Provider, 'auto'>[] = wanted === 'auto' ? (autoChoice ? [...new Set([autoChoice, 'cpu' as const])] : ['cuda', 'webgpu', 'cpu']) : [wanted];
@@ -89,13 +133,24 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
       failures.push(`${p}: no kernel for ${missing.map((m) => m.split(' in ')[0]).join(', ')}`);
       continue;
     }
+    if (p === 'webgpu' && graph instanceof Graph && usesFloat16(graph) && !(await webgpuHasFloat16())) {
+      const why = 'this WebGPU adapter has no 16-bit float shaders (the shader-f16 feature; SwiftShader, for one, lacks it)';
+      if (wanted !== 'auto') throw new ProviderError(`float16 on --device webgpu: ${why}; use --dtype float32, or --device cuda`);
+      failures.push(`webgpu: ${why}`);
+      continue;
+    }
     try {
       const s = await create(bytes, p, o);
       if (wanted === 'auto' && p === 'cpu' && failures.length && !o.quiet) {
         console.error(`note: no accelerator available (${failures.join('; ')}); running on the CPU`);
       }
       if (wanted === 'auto' && !(autoChoice && p === 'cpu' && failures.length)) autoChoice = p;
-      return { ort: s, provider: p, run: (feeds, fetches) => (fetches ? s.run(feeds, fetches) : s.run(feeds)), release: () => s.release() };
+      const run = (feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>) => (fetches ? s.run(feeds, fetches) : s.run(feeds));
+      // a kernel failing on a GPU is the device's problem, said in one line; on the CPU it is a bug of ours
+      const guarded = p === 'cpu' ? run : (feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>) => run(feeds, fetches).catch((e: Error) => {
+        throw new ProviderError(`execution provider "${p}" failed while running the graph: ${e.message.split('\n')[0].replace(/^Non-zero status code returned while running /, '')}`);
+      });
+      return { ort: s, provider: p, run: guarded, release: () => s.release() };
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
       if (wanted !== 'auto') {
