@@ -85,15 +85,20 @@ function decodeLinearHook(c: MiniMindConfig, params: Params, quantize: Quantize 
   return hook?.linearHook ?? constWeightsHook(params);
 }
 
+/** The window decode graph as openDecodeGraph runs it (weights that no hook turns into constants are inputs). */
+export async function windowDecodeGraph(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize }, o: { allLogits?: boolean; hook?: DecodeHook } = {}): Promise<Graph> {
+  return buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook), target: targetFor(await resolveProvider(so.provider)),
+    // a caller's hook (LoRA) sees each layer on its own
+    fusedLinear: o.hook ? undefined : fusedLinear(c, params, so.quantize) });
+}
+
 /**
  * A window decode graph's session (buildDecodeGraph) and the weights it is fed: those no hook
  * turned into constants (LoRA's base weights, for example), wrapped once.
  */
 export async function openDecodeGraph(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize }, o: { allLogits?: boolean; hook?: DecodeHook } = {}):
   Promise<{ session: Session; weights: Record<string, ort.Tensor> }> {
-  const g = buildDecodeGraph(c, { allLogits: o.allLogits, ...o.hook, linearHook: decodeLinearHook(c, params, so.quantize, o.hook), target: targetFor(await resolveProvider(so.provider)),
-    // a caller's hook (LoRA) sees each layer on its own
-    fusedLinear: o.hook ? undefined : fusedLinear(c, params, so.quantize) });
+  const g = await windowDecodeGraph(c, params, so, o);
   const session = await createSession(g, so), weights: Record<string, ort.Tensor> = {};
   for (const t of g.inputs) { const a = params.get(t.name); if (a) weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
   return { session, weights };

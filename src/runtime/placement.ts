@@ -50,24 +50,30 @@ export async function nodePlacement(graph: Graph | Uint8Array, provider: Exclude
     const code = await new Promise<number | null>((r) => child.on('close', r));
     const failed = /PLACEMENT-ERROR (.*)/.exec(log);
     if (code !== 0 || failed) throw new Error(`placement check: the ${provider} session could not be created: ${failed?.[1] ?? `exit ${code}`}`);
-    return analyse(parsePlacementLog(log), onnx.ModelProto.decode(fs.readFileSync(optimized)));
+    const proto = onnx.ModelProto.decode(fs.readFileSync(optimized));
+    return analyse(parsePlacementLog(log, proto.graph!.node!.map((n) => ({ op: n.opType!, name: n.name! }))), proto);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** The "Node placements" section of ORT's verbose log: provider -> nodes. */
-export function parsePlacementLog(log: string): Map<string, PlacedNode[]> {
+/**
+ * The "Node placements" section of ORT's verbose log: provider -> nodes. When one provider
+ * has them all, ORT says so without naming them: they are `all` (the optimized graph's nodes).
+ */
+export function parsePlacementLog(log: string, all: PlacedNode[]): Map<string, PlacedNode[]> {
   const out = new Map<string, PlacedNode[]>();
   let current: PlacedNode[] | null = null;
   for (const line of log.split('\n')) {
     if (!line.includes('VerifyEachNodeIsAssignedToAnEp')) { current = null; continue; }
+    const every = /All nodes placed on \[(\w+)\]/.exec(line);
+    if (every) { out.set(every[1], all); continue; }
     const head = /Node\(s\) placed on \[(\w+)\]/.exec(line);
     if (head) { current = []; out.set(head[1], current); continue; }
     const node = /\]\s{2,}(\S+) \((.*)\)\s*$/.exec(line);
     if (node && current) current.push({ op: node[1], name: node[2] });
   }
-  if (!out.size) throw new Error('placement check: ONNX Runtime printed no node placements');
+  if (!out.size) throw new Error(`placement check: ONNX Runtime printed no node placements; its log ended: ${log.trim().split('\n').slice(-3).join(' | ').slice(0, 600)}`);
   return out;
 }
 
