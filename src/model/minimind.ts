@@ -351,11 +351,17 @@ export const accumulator = (name: string) => `grad_acc.${name}`;
 
 /**
  * The optimizer step of gradient accumulation (and data parallel): AdamW over the summed
- * gradients `grad_acc.<name>` (the `grad_scale` scalar makes them a mean).
+ * gradients `grad_acc.<name>` (the `grad_scale` scalar makes them a mean). zeroSums: also
+ * output `new.grad_acc.<name>` = 0, the sums reset for the next group where they live in
+ * device memory (outputs there are new buffers; on the CPU the sums are zeroed in place by
+ * the caller, since an output bound to its own input's buffer could be written before the
+ * update reads it).
  */
-export function buildApplyGraph(shapes: Map<string, number[]>, ft: FloatType = 'float32', skipNonFinite = false): Graph {
+export function buildApplyGraph(shapes: Map<string, number[]>, ft: FloatType = 'float32', skipNonFinite = false, zeroSums = false): Graph {
   const g = new Graph(ft);
-  appendAdamW(g, [...shapes].map(([name, shape]) => ({ name, param: g.input(name, ft, shape), grad: g.input(accumulator(name), ft, shape) })), { skipNonFinite });
+  const entries = [...shapes].map(([name, shape]) => ({ name, param: g.input(name, ft, shape), grad: g.input(accumulator(name), ft, shape) }));
+  appendAdamW(g, entries, { skipNonFinite });
+  if (zeroSums) for (const e of entries) g.output(g.zeros(g.ints(e.grad.shape as number[]), e.grad.shape), updated(e.grad.name));
   return g;
 }
 

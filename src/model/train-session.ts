@@ -52,7 +52,7 @@ export class TrainSession {
     const session = await createSession(tg.graph, { ...so, deviceOutputs: keep(tg.graph) });
     let applier: Session | null = null;
     if (update === 'accumulate') {
-      const ag = buildApplyGraph(new Map(tg.trainable.map((n) => [n, shapes.get(n)!])), tg.graph.floatType, build.lossScaling);
+      const ag = buildApplyGraph(new Map(tg.trainable.map((n) => [n, shapes.get(n)!])), tg.graph.floatType, build.lossScaling, session.provider === 'webgpu');
       applier = await createSession(ag, { ...so, provider: session.provider, quiet: true, deviceOutputs: keep(ag) });
     }
     return new TrainSession(session, applier, tg.trainable, shapes, update, c);
@@ -111,7 +111,8 @@ export class TrainSession {
   async apply(scalars: AdamWScalars): Promise<number> {
     if (!this.applier) throw new Error('TrainSession.apply: this graph does not accumulate gradients');
     const out = await this.state.run(this.applier, scalarFeeds(scalars));
-    for (const n of this.trainable) this.state.zero(accumulator(n));
+    // the apply graph resets device-resident sums itself (buildApplyGraph's zeroSums)
+    if (!this.state.onDevice) for (const n of this.trainable) this.state.zero(accumulator(n));
     return (out.grad_norm.data as Float32Array)[0];
   }
 
