@@ -1,10 +1,12 @@
 // `minimind install-cuda`: runs onnxruntime-node's own install script, forced, which
 // downloads the CUDA execution provider (Microsoft.ML.OnnxRuntime.Gpu.Linux from
 // api.nuget.org) next to the CPU binaries. `npm install` skips that script (see .npmrc).
+// `--from` takes the provider from this machine instead (runtime/cuda-provider.ts).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import chalk from 'chalk';
 import type { Argv } from 'yargs';
+import { explainMissing, findLocalProvider, installLocalProvider, missingLibraries } from '../runtime/cuda-provider.js';
 import { cudaProviderInstalled, ortBinDir, ortPackageDir, platform } from '../runtime/providers.js';
 import { UserError } from '../util/errors.js';
 import { handler, rel } from './common.js';
@@ -23,10 +25,13 @@ export function installCudaSpawn(base: NodeJS.ProcessEnv = process.env): { file:
 
 export const installCudaCommand = {
   command: 'install-cuda',
-  describe: "download onnxruntime-node's CUDA execution provider (Linux x64, CUDA 12) for --device cuda",
-  builder: (y: Argv) => y,
-  handler: handler(async () => {
+  describe: "install onnxruntime-node's CUDA execution provider (Linux x64, CUDA 12) for --device cuda: downloaded from NuGet, or --from files on this machine",
+  builder: (y: Argv) => y
+    .option('from', { type: 'string', describe: 'take the provider from here instead of NuGet: a folder or file with libonnxruntime_providers_cuda.so, or an installed onnxruntime-gpu (its capi/ folder, its package folder, or site-packages); it must be the same ONNX Runtime version' })
+    .example('$0 install-cuda --from ~/.local/lib/python3.11/site-packages/onnxruntime/capi', 'the provider of `pip install onnxruntime-gpu==<onnxruntime-node\'s version>`'),
+  handler: handler(async (a: { from?: string }) => {
     if (platform() !== 'linux/x64') throw new UserError(`onnxruntime-node has a CUDA execution provider for Linux x64 only (this is ${platform()})`);
+    if (a.from) return installFrom(a.from);
     if (cudaProviderInstalled()) {
       process.stderr.write(`the CUDA execution provider is already installed in ${rel(ortBinDir())}\n`);
       return;
@@ -41,10 +46,21 @@ export const installCudaCommand = {
     const code = await new Promise<number | null>((resolve, reject) => { child.on('error', reject); child.on('close', resolve); });
     if (code !== 0) {
       const why = err.split('\n').map((l) => l.trim()).find((l) => /^\w*Error\b/.test(l)) ?? err.trim().split('\n').pop() ?? `exit code ${code}`;
-      throw new UserError(`installing the CUDA execution provider failed: ${why} (it downloads from api.nuget.org; a proxy can be set with GLOBAL_AGENT_HTTPS_PROXY)`);
+      throw new UserError(`installing the CUDA execution provider failed: ${why} (it downloads from api.nuget.org; a proxy can be set with GLOBAL_AGENT_HTTPS_PROXY, or take the files from an installed onnxruntime-gpu with --from)`);
     }
     process.stderr.write(err);
     if (!cudaProviderInstalled()) throw new UserError(`onnxruntime-node's install script ended without the CUDA provider files in ${rel(ortBinDir())}`);
     process.stderr.write(`${chalk.green('installed')}: the CUDA execution provider; use --device cuda (needs CUDA 12 and cuDNN 9)\n`);
   }),
 };
+
+/** Copy a provider found on this machine, then say what the GPU still needs (libraries the loader cannot find). */
+function installFrom(given: string): void {
+  const p = findLocalProvider(given);
+  const [, cuda] = installLocalProvider(p);
+  const built = [p.built?.cuda && `CUDA ${p.built.cuda}`, p.built?.cudnn && `cuDNN ${p.built.cudnn}`].filter(Boolean).join(', ');
+  process.stderr.write(`${chalk.green('installed')}: the CUDA execution provider from ${rel(p.dir)} into ${rel(ortBinDir())}`
+    + (p.version ? ` (ONNX Runtime ${p.version}${built ? `, built for ${built}` : ''})` : ' (its version could not be read: if --device cuda fails to load it, use the provider of onnxruntime-node\'s own version)') + '\n');
+  const missing = missingLibraries(cuda);
+  if (missing.length) process.stderr.write(`${chalk.yellow('note')}: ${explainMissing(missing)}\n`);
+}

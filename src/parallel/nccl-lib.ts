@@ -1,10 +1,10 @@
 // Where the NCCL backend finds libnccl.so.2 and the CUDA runtime: an explicit path from the
 // environment, the dynamic loader's own search (sonames), then the libraries that Python's
 // nvidia-* wheels install (what a PyTorch setup already has).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
+import { sitePackages } from '../util/site-packages.js';
 
 export interface LibSpec { what: string; envVar: string; soname: string; wheelPath: string; install: string }
 
@@ -16,21 +16,6 @@ export const CUDART: LibSpec = {
   what: 'the CUDA runtime', envVar: 'MINIMIND_CUDART_LIB', soname: 'libcudart.so.12', wheelPath: 'nvidia/cuda_runtime/lib/libcudart.so.12',
   install: 'pip install nvidia-cuda-runtime-cu12, or install the CUDA 12 toolkit',
 };
-
-/** Python package folders: the usual system ones, then whatever python3 itself reports. */
-export function sitePackages(askPython = true): string[] {
-  const dirs: string[] = [];
-  for (const base of ['/usr/lib', '/usr/local/lib']) {
-    let names: string[] = [];
-    try { names = fs.readdirSync(base).filter((n) => /^python3/.test(n)).sort(); } catch { continue; }
-    for (const n of names) for (const sub of ['dist-packages', 'site-packages']) dirs.push(path.join(base, n, sub));
-  }
-  if (askPython) {
-    const r = spawnSync('python3', ['-c', 'import site, json; print(json.dumps(site.getsitepackages() + [site.getusersitepackages()]))'], { encoding: 'utf8', timeout: 10_000 });
-    if (r.status === 0) { try { dirs.push(...(JSON.parse(r.stdout) as string[])); } catch { /* not a list: ignore */ } }
-  }
-  return [...new Set(dirs)];
-}
 
 /** The paths to try, in order. An explicit environment path is the only candidate. */
 export function libraryCandidates(spec: LibSpec, env: NodeJS.ProcessEnv, sites: () => string[]): string[] {

@@ -37,5 +37,5 @@ export function checkDevice(device: unknown): void {
   if (platform() !== CUDA_PLATFORM) {
     throw new UserError(`--device cuda: onnxruntime-node has a CUDA execution provider for Linux x64 only (this is ${platform()}); use --device cpu or webgpu`);
   }
-  throw new UserError(`--device cuda: the CUDA execution provider is not installed; install it with \`${INSTALL_CUDA}\` (needs an NVIDIA GPU with CUDA 12 and cuDNN 9)`);
+  throw new UserError(`--device cuda: the CUDA execution provider is not installed; install it with \`${INSTALL_CUDA}\` (from NuGet), or \`${INSTALL_CUDA} --from <folder>\` from an installed onnxruntime-gpu (needs an NVIDIA GPU with CUDA 12 and cuDNN 9)`);
 }

@@ -1,10 +1,12 @@
 // ONNX Runtime sessions over our graphs: execution providers with a clear error when one
 // cannot start, and `auto`, which tries the accelerators in order and falls back to the CPU.
+import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { Graph } from '../graph/graph.js';
 import { toOnnx } from '../graph/onnx.js';
 import { checkProviderOps, missingKernels } from './op-support.js';
-import { INSTALL_CUDA } from './providers.js';
+import { explainMissing, missingLibraries } from './cuda-provider.js';
+import { INSTALL_CUDA, ortBinDir } from './providers.js';
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
 export const PROVIDERS: Provider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
@@ -156,7 +158,9 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
       if (wanted !== 'auto') {
         if (p === 'cpu') throw e;
         // ORT's message starts with its source location and the failed condition
-        throw new ProviderError(`execution provider "${p}" could not start: ${msg.replace(/^.*? was false\. /, '').replace(/\.?$/, '.')} ${HOW_TO_GET[p] ?? ''}`.trim());
+        const missing = p === 'cuda' ? missingLibraries(path.join(ortBinDir(), 'libonnxruntime_providers_cuda.so')) : [];
+        const how = missing.length ? `${explainMissing(missing)}.` : HOW_TO_GET[p] ?? '';
+        throw new ProviderError(`execution provider "${p}" could not start: ${msg.replace(/^.*? was false\. /, '').replace(/\.?$/, '.')} ${how}`.trim());
       }
       failures.push(`${p}: ${/shared library/i.test(msg) ? (p === 'cuda' ? `provider not installed (${INSTALL_CUDA})` : 'provider not installed') : /adapter/i.test(msg) ? 'no GPU adapter (needs a Vulkan driver)' : msg.slice(0, 80)}`);
     }
