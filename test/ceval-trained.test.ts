@@ -65,7 +65,7 @@ test(`ceval: a model fine-tuned on the rule scores near 100%, random weights nea
       learningRate: 3e-3, schedule: 'cosine', warmupSteps: 20, weightDecay: 0, gradClip: 1, logInterval: 100, saveInterval: 10000, keepCheckpoints: 1,
       fromResume: false, seed: 1, progress: false },
     session: { provider: 'cpu', threads: 1 },
-    samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId, false),
+    samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId),
   });
   assert.equal(r.code, 0);
   // the demo's free-form score on the same model: its greedy answer is the letter and nothing else

@@ -64,7 +64,7 @@ test('samples assembled from stored pieces are the tokens of the whole rendered 
     if (i === FIX.malformed) continue;
     for (const c of CHOICES) {
       const want = await tok.encode(wholeText(tok, rec, c));
-      const s = new TokenSamples(r, want.length + 10, 'pad', tok.padId, false, MINIMIND).getWith(shardIndex(i), c);
+      const s = new TokenSamples(r, want.length + 10, 'pad', tok.padId, { chat: MINIMIND }).getWith(shardIndex(i), c);
       const n = want.length;
       assert.deepEqual([...s.ids.subarray(0, n)], want.slice(0, n), `record ${i} ${JSON.stringify(c)}`);
       const mask = assistantMask(want, markers);
@@ -115,7 +115,7 @@ test('system prompts and think stripping are drawn per epoch, at MiniMind\'s rat
   fs.writeFileSync(f, plainChats(300));
   await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 's'), stage: 'sft' });
   const r = new ShardReader(path.join(dir, 's'));
-  const s = new TokenSamples(r, 40, 'pad', tok.padId, false, MINIMIND);
+  const s = new TokenSamples(r, 40, 'pad', tok.padId, { chat: MINIMIND });
   const epochs = [0, 1, 2].map((e) => Array.from({ length: r.length }, (_, i) => s.choice(i, e)!));
   const all = epochs.flat();
   const sysShare = all.filter((c) => c.system >= 0).length / all.length, stripShare = all.filter((c) => c.stripThink).length / all.length;
@@ -124,8 +124,8 @@ test('system prompts and think stripping are drawn per epoch, at MiniMind\'s rat
   assert.equal(new Set(all.filter((c) => c.system >= 0).map((c) => c.system)).size, SYSTEM_PROMPTS.length, 'every system prompt is drawn');
   assert.ok(epochs[0].some((c, i) => JSON.stringify(c) !== JSON.stringify(epochs[1][i])), 'epochs draw differently');
   // the samples themselves: another reader, same seed and epoch, gives the same bytes; another seed does not
-  const again = new TokenSamples(new ShardReader(path.join(dir, 's')), 40, 'pad', tok.padId, false, { ...MINIMIND });
-  const other = new TokenSamples(new ShardReader(path.join(dir, 's')), 40, 'pad', tok.padId, false, { ...MINIMIND, seed: 8 });
+  const again = new TokenSamples(new ShardReader(path.join(dir, 's')), 40, 'pad', tok.padId, { chat: { ...MINIMIND } });
+  const other = new TokenSamples(new ShardReader(path.join(dir, 's')), 40, 'pad', tok.padId, { chat: { ...MINIMIND, seed: 8 } });
   let differ = 0;
   for (let i = 0; i < r.length; i++) {
     assert.deepEqual(again.get(i, 1), s.get(i, 1));
@@ -137,8 +137,8 @@ test('system prompts and think stripping are drawn per epoch, at MiniMind\'s rat
   assert.deepEqual(loader.batch(2, 5), toBatch([...loader.indices(2, 5)].map((i) => s.get(i, 2)), 40));
   assert.notDeepEqual([0, 1, 2].map((e) => loader.batch(e, 0).ids.join()), [0, 0, 0].map(() => loader.batch(0, 0).ids.join()));
   // with neither choice possible, a sample is the record as stored
-  const plain = new TokenSamples(r, 40, 'pad', tok.padId, false, { seed: 1, systemPromptRatio: 0, emptyThinkRatio: 1 });
-  const stored = new TokenSamples(r, 40, 'pad', tok.padId, false);
+  const plain = new TokenSamples(r, 40, 'pad', tok.padId, { chat: { seed: 1, systemPromptRatio: 0, emptyThinkRatio: 1 } });
+  const stored = new TokenSamples(r, 40, 'pad', tok.padId);
   for (let i = 0; i < 20; i++) assert.deepEqual(plain.get(i, 3), stored.get(i, 3));
 });
 
@@ -146,7 +146,7 @@ test('records with tools or a system message never get a system prompt', async (
   const { r } = await fixtureShards(tok);
   const v = new VariantReader(r.dir, r.length);
   assert.deepEqual(FIX.records.map((_, i) => i).filter((i) => i !== FIX.malformed).map((i) => Boolean(v.record(shardIndex(i)).flags & CAN_ADD_SYSTEM)), [true, true, false, false, false]);
-  const s = new TokenSamples(r, 600, 'pad', tok.padId, false, MINIMIND);
+  const s = new TokenSamples(r, 600, 'pad', tok.padId, { chat: MINIMIND });
   for (const i of [2, 3]) assert.deepEqual(s.getWith(i, { system: 4, stripThink: false }), s.getWith(i, { system: -1, stripThink: false }));
   v.close(); r.close();
 });
@@ -176,7 +176,7 @@ test('shards processed without variants are refused for per-epoch sampling, with
   fs.writeFileSync(f, plainChats(3));
   await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 's'), stage: 'sft' });
   fs.rmSync(path.join(dir, 's', 'variants_index.bin'));
-  assert.throws(() => new TokenSamples(new ShardReader(path.join(dir, 's')), 40, 'pad', tok.padId, false, MINIMIND), /processed by an older version .*data-process/);
+  assert.throws(() => new TokenSamples(new ShardReader(path.join(dir, 's')), 40, 'pad', tok.padId, { chat: MINIMIND }), /processed by an older version .*data-process/);
 });
 
 test("minimind-3 records give exactly the input_ids and labels of MiniMind's SFTDataset, every choice, full and truncated", { skip: skipShared }, async () => {
@@ -187,10 +187,11 @@ test("minimind-3 records give exactly the input_ids and labels of MiniMind's SFT
   assert.equal(stats.empty_think_stored, 1, 'the indented reply keeps its stripped variant whole');
   for (const c of FIX.cases) {
     const L = c.max_length;
-    const s = new TokenSamples(r, L - 1, 'pad', mm.padId, false, MINIMIND).getWith(shardIndex(c.record), { system: c.system, stripThink: c.strip });
+    // --max_seq_len L is MiniMind's max_length: L tokens in, the model's shift leaves L - 1 targets
+    const s = new TokenSamples(r, L, 'pad', mm.padId, { chat: MINIMIND }).getWith(shardIndex(c.record), { system: c.system, stripThink: c.strip });
     const where = `record ${c.record}, max_length ${L}, system ${c.system}, strip ${c.strip}`;
-    assert.deepEqual([...s.ids], c.input_ids.slice(0, L - 1), `input_ids of ${where}`);
-    assert.deepEqual([...s.labels], c.labels.slice(1), `labels of ${where}`);
+    assert.deepEqual([...s.ids], c.input_ids, `input_ids of ${where}`);
+    assert.deepEqual([...s.labels], [...c.labels.slice(1), -100], `labels of ${where}`);
   }
   r.close();
 });

@@ -37,14 +37,15 @@ test('SFT labels cover each assistant reply through <|im_end|>\\n, multi-turn an
 
 // Expected ids and labels written out from MiniMind's rule (lm_dataset.py generate_labels),
 // not from our mask code: the labelled part of each assistant turn is everything after
-// `<|im_start|>assistant\n` through the `<|im_end|>` and the `\n` after it. Training samples
-// are shifted by one (labels[t] is token t+1, as MiniMind's loss shifts), so the label row is
-// -100 for all but the last prompt token, then the reply's tokens.
+// `<|im_start|>assistant\n` through the `<|im_end|>` and the `\n` after it. A sample holds
+// T tokens (--max_seq_len, MiniMind's max_length) and is shifted by one (labels[t] is token
+// t+1, as MiniMind's loss shifts), so the label row is -100 for all but the last prompt
+// token, then the reply's tokens, and -100 at the last position (no next token).
 const NO = -100;
 async function expected(tok: MiniTokenizer, parts: [string, boolean][], T: number): Promise<{ ids: number[]; labels: number[] }> {
   const ids: number[] = [], labelled: boolean[] = [];
   for (const [text, isReply] of parts) for (const id of await tok.encode(text)) { ids.push(id); labelled.push(isReply); }
-  const labels = ids.slice(1).map((id, t) => (labelled[t + 1] ? id : NO));
+  const labels = ids.slice(1, T).map((id, t) => (labelled[t + 1] ? id : NO));
   const pad = (xs: number[], v: number) => [...xs, ...new Array(Math.max(0, T - xs.length)).fill(v)].slice(0, T);
   return { ids: pad(ids, tok.padId), labels: pad(labels, NO) };
 }
@@ -57,7 +58,7 @@ test('SFT samples: ids and labels of a two-turn conversation match MiniMind\'s r
   fs.writeFileSync(f, JSON.stringify({ conversations: conv }) + '\n');
   await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 'shards'), stage: 'sft', maxSeqLen: 128 });
   const r = new ShardReader(path.join(dir, 'shards'));
-  const T = 128, got = new TokenSamples(r, T, 'pad', tok.padId, false).get(0);
+  const T = 128, got = new TokenSamples(r, T, 'pad', tok.padId).get(0);
   const want = await expected(tok, [
     ['<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n', false],
     ['<think>\n\n</think>\n\nYo.<|im_end|>\n', true],
@@ -90,15 +91,16 @@ test('truncation keeps labels only where the window reaches, and processing coun
   assert.equal(meta.stats.truncated, 1);
   assert.ok(meta.stats.padding_tokens > 0);
   const r = new ShardReader(path.join(dir, 'shards'));
-  const s = new TokenSamples(r, 64, 'pad', tok.padId, false);
+  const s = new TokenSamples(r, 64, 'pad', tok.padId);
   const { tokens, mask } = r.read(1);
   const got = s.get(1);
-  // the first 65 tokens of prompt + reply; the reply's labels run to the window's end
+  // the first 64 tokens of prompt + reply; the reply's labels run to the window's end
   const want = await expected(tok, [['<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n', false], [`<think>\n\n</think>\n\n${long}<|im_end|>\n`, true]], 64);
-  assert.ok(tokens.length >= 65 && mask![64] === 1, 'the stored sequence is longer than the window and labelled at its end');
+  assert.ok(tokens.length > 64 && mask![63] === 1, 'the stored sequence is longer than the window and labelled at its end');
   assert.deepEqual([...got.ids], want.ids);
   assert.deepEqual([...got.labels], want.labels);
-  assert.notEqual(got.labels[63], -100, 'the window reaches into the answer');
+  assert.notEqual(got.labels[62], -100, 'the window reaches into the answer');
+  assert.equal(got.labels[63], -100, 'the last of the 64 tokens has no next token in the window');
   const short = s.get(0);
   const n = r.sampleLength(0);
   assert.ok(short.labels.slice(n - 1).every((l) => l === -100) && short.ids.slice(n).every((i) => i === tok.padId), 'padding has no labels');
@@ -121,5 +123,41 @@ test('DPO pairs: chosen and rejected sequences with response masks; identical pa
   const spans = async (i: number) => { const { tokens, mask } = r.read(i); return maskedSpans([...tokens], [...mask!]); };
   assert.deepEqual(await spans(0), ['<think>\n\n</think>\n\nKaloton.<|im_end|>\n']);
   assert.deepEqual(await spans(1), ['<think>\n\n</think>\n\nParis.<|im_end|>\n']);
+  r.close();
+});
+
+test('DPO: empty think blocks are dropped per sequence and epoch with probability 1 - ratio (0: all dropped, 1: all kept), as MiniMind-3\'s DPODataset', async () => {
+  const dir = tmpDir();
+  const f = path.join(dir, 'dpo.jsonl');
+  const pairs = Array.from({ length: 200 }, (_, i) => ({ chosen: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `yes ${i}` }],
+    rejected: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `no ${i}` }] }));
+  fs.writeFileSync(f, pairs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const meta = await processData({ inputs: [f], tokenizer: tok, outDir: path.join(dir, 'shards'), stage: 'dpo' });
+  assert.equal(meta.stats.empty_think, 400, 'every rendered reply has an empty think block');
+  const r = new ShardReader(path.join(dir, 'shards'));
+  const think = tok.tokenToId('<think>')!;
+  const kept = (s: { ids: Int32Array }) => s.ids.includes(think);
+  const L = 40;
+  for (const [ratio, share] of [[0, 0], [1, 1]]) {
+    const p = new PairSamples(r, L, tok.padId, { seed: 3, systemPromptRatio: 0, emptyThinkRatio: ratio });
+    for (let i = 0; i < p.length; i++) for (const e of [0, 1]) {
+      assert.equal(kept(p.chosen(i, e)), share === 1, `ratio ${ratio}: pair ${i} chosen, epoch ${e}`);
+      assert.equal(kept(p.rejected(i, e)), share === 1, `ratio ${ratio}: pair ${i} rejected, epoch ${e}`);
+    }
+  }
+  // MiniMind's 0.2: about 80% dropped, chosen and rejected drawn apart, again each epoch
+  const p = new PairSamples(r, L, tok.padId, { seed: 3, systemPromptRatio: 0, emptyThinkRatio: 0.2 });
+  const draws = [0, 1].flatMap((e) => Array.from({ length: p.length }, (_, i) => [kept(p.chosen(i, e)), kept(p.rejected(i, e))]));
+  const keptShare = draws.flat().filter(Boolean).length / (2 * draws.length);
+  assert.ok(keptShare > 0.15 && keptShare < 0.25, `kept share ${keptShare}`);
+  assert.ok(draws.some(([c, j]) => c !== j), 'chosen and rejected draw apart');
+  assert.ok(Array.from({ length: p.length }, (_, i) => kept(p.chosen(i, 0)) !== kept(p.chosen(i, 1))).some(Boolean), 'epochs draw apart');
+  // a dropped block leaves the reply's labels intact: the reply is still labelled through <|im_end|>\n
+  const [c] = p.getWith(0, { system: -1, stripThink: true }, null);
+  const labelled = [...c.labels].filter((l) => l !== -100);
+  assert.equal(await tok.decode(labelled), 'yes 0<|im_end|>\n');
+  // the sequence holds L tokens, the model sees L - 1 (MiniMind's x = ids[:-1], y = ids[1:])
+  assert.equal(p.seqLen, L - 1);
+  assert.equal(c.ids.length, L - 1);
   r.close();
 });

@@ -1,4 +1,5 @@
 // Test workspaces (a small corpus and tokenizer of their own) and a CLI runner.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,6 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoCorpus } from '../src/demo/corpus.js';
 import { trainTokenizer } from '../src/tokenizer/train-corpus.js';
+import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.js';
+import { readMetrics } from '../src/train/loop.js';
 
 export const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'bin', 'minimind.js');
@@ -76,7 +79,24 @@ export async function waitForStep(runDir: string, step: number, child: ReturnTyp
 
 export const exited = (child: ReturnType<typeof cliAsync>) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
 
-/** Run a training command uninterrupted, and again interrupted by SIGINT then resumed; return both results' bytes. */
+/**
+ * A resumed CLI run continued its checkpoint: its first progress line is the step after the
+ * checkpoint's, it logged no step up to it again, and the run's metrics equal the
+ * uninterrupted run's line for line (the timing fields aside). A resume that started again
+ * at step 0 fails here even where it would end with the same weights.
+ */
+export function assertResumedLog(fullDir: string, splitDir: string, resumedStderr: string, stoppedAt: number): void {
+  const steps = [...resumedStderr.matchAll(/ step (\d+)\/\d+ /g)].map((m) => Number(m[1]));
+  assert.equal(steps[0], stoppedAt + 1, `the resumed run's first step (checkpoint at step ${stoppedAt})`);
+  assert.ok(steps.every((s) => s > stoppedAt), `the resumed run ran steps up to ${stoppedAt} again`);
+  const lines = (dir: string) => readMetrics(dir).map(({ tokens_per_s: _t, elapsed_s: _e, ...rest }) => rest);
+  assert.deepEqual(lines(splitDir), lines(fullDir), 'metrics of the interrupted and resumed run');
+}
+
+/**
+ * Run a training command uninterrupted, and again interrupted by SIGINT then resumed (checked
+ * with assertResumedLog; needs --log_interval 1 and --no-progress); return both results' bytes.
+ */
 export async function interruptedAndResumed(args: (name: string) => string[], runDir: (name: string) => string, file: string, at = 5): Promise<[Buffer, Buffer]> {
   const full = cli(args('full'));
   if (full.code !== 0) throw new Error(full.stderr);
@@ -85,7 +105,9 @@ export async function interruptedAndResumed(args: (name: string) => string[], ru
   await waitForStep(runDir('split'), at, child);
   child.kill('SIGINT');
   if ((await done) !== 130) throw new Error('the interrupted run did not exit with 130');
+  const stoppedAt = loadCheckpoint(listCheckpoints(runDir('split')).pop()!).state.step;
   const resumed = cli([...args('split'), '--from_resume', '1']);
   if (resumed.code !== 0) throw new Error(resumed.stderr);
+  assertResumedLog(runDir('full'), runDir('split'), resumed.stderr, stoppedAt);
   return [fs.readFileSync(path.join(runDir('full'), file)), fs.readFileSync(path.join(runDir('split'), file))];
 }

@@ -19,6 +19,14 @@ import { Batch } from '../src/data/loader.js';
 import { cli, ROOT, tmpDir } from './helpers.js';
 
 const FIX = path.join(ROOT, 'test', 'fixtures', 'minimind');
+/**
+ * Max |logit - MiniMind's| asserted (the README states these): minimind-3 1.5e-5 (measured
+ * 4.6e-6 to 6.1e-6, YaRN included), MiniMind2 and v1 3e-5 (measured 7.0e-6 to 1.06e-5);
+ * logits are up to ~6 in size. float32 on both sides, summed in other orders.
+ */
+const LOGIT_TOL = (c: string) => (c.includes('m3') ? 1.5e-5 : 3e-5);
+/** training step: loss and aux loss relative (measured <= 1.9e-7), every gradient relative to its largest value (measured <= 2.9e-6) */
+const LOSS_TOL = 1e-6, GRAD_TOL = 1e-5;
 
 interface Expected {
   source: string; config: Record<string, unknown>; input_ids: number[][]; prompt: number[]; greedy: number[];
@@ -79,7 +87,7 @@ const CASES: { name: string; forms: { file: string; needsConfig?: boolean }[] }[
 ];
 
 for (const { name, forms } of CASES) {
-  test(`MiniMind checkpoint ${name}: loads, logits within 1e-4, 32 greedy tokens identical`, async () => {
+  test(`MiniMind checkpoint ${name}: loads, logits within ${LOGIT_TOL(name)}, 32 greedy tokens identical`, async () => {
     const e = expected(name), t = tensors(name);
     const want = t.get('logits')!.data as Float32Array;
     let reference: MiniMindConfig | null = null;
@@ -89,7 +97,7 @@ for (const { name, forms } of CASES) {
       reference ??= config;
       const logits = await logitsOf(config, params, e.input_ids);
       const d = maxAbsDiff(logits, want);
-      assert.ok(d < 1e-4, `${name}/${form.file}: max logit difference ${d.toExponential(2)}`);
+      assert.ok(d < LOGIT_TOL(name), `${name}/${form.file}: max logit difference ${d.toExponential(2)}`);
       assert.deepEqual(await greedy(config, params, e.prompt, 32), e.greedy, `${name}/${form.file}: greedy continuation`);
     }
   });
@@ -110,7 +118,7 @@ test('minimind-3 inference_rope_scaling (YaRN) gives MiniMind\'s logits', async 
   const yarn = configFrom(config, { inference_rope_scaling: true, max_position_embeddings: 32768 });
   const logits = await logitsOf(yarn, params, e.input_ids);
   const want = t.get('logits_yarn')!.data as Float32Array;
-  assert.ok(maxAbsDiff(logits, want) < 1e-4, `max logit difference ${maxAbsDiff(logits, want)}`);
+  assert.ok(maxAbsDiff(logits, want) < LOGIT_TOL('m3'), `max logit difference ${maxAbsDiff(logits, want)}`);
   // and YaRN changes them: the comparison is not vacuous
   assert.ok(maxAbsDiff(want, t.get('logits')!.data as Float32Array) > 1e-3);
 });
@@ -124,17 +132,17 @@ for (const name of ['m3_dense', 'm3_moe', 'm2_moe']) {
     const r = await s.step(batchOf(e.input_ids, e.labels));
     await s.release();
     // the fixture's loss is MiniMind's res.loss (cross-entropy); training minimises it plus res.aux_loss
-    assert.ok(Math.abs(r.lmLoss - e.loss!) < 1e-5 * Math.abs(e.loss!), `loss ${r.lmLoss} vs MiniMind ${e.loss}`);
+    assert.ok(Math.abs(r.lmLoss - e.loss!) < LOSS_TOL * Math.abs(e.loss!), `loss ${r.lmLoss} vs MiniMind ${e.loss}`);
     if (config.use_moe) {
-      assert.ok(Math.abs(r.auxLoss - e.aux_loss!) < 1e-5 * Math.abs(e.aux_loss!), `aux loss ${r.auxLoss} vs MiniMind ${e.aux_loss}`);
-      assert.ok(Math.abs(r.loss - (e.loss! + e.aux_loss!)) < 1e-5 * e.loss!, 'total loss');
+      assert.ok(Math.abs(r.auxLoss - e.aux_loss!) < LOSS_TOL * Math.abs(e.aux_loss!), `aux loss ${r.auxLoss} vs MiniMind ${e.aux_loss}`);
+      assert.ok(Math.abs(r.loss - (e.loss! + e.aux_loss!)) < LOSS_TOL * e.loss!, 'total loss');
     }
     assert.equal(r.grads.size, params.size);
     for (const [k, g] of r.grads) {
       const want = t.get(`grad.${k}`);
       assert.ok(want, `MiniMind fixture has no gradient for ${k}`);
       const err = relErr(g, want.data as Float32Array);
-      assert.ok(err < 1e-4, `gradient of ${k}: relative error ${err.toExponential(2)}`);
+      assert.ok(err < GRAD_TOL, `gradient of ${k}: relative error ${err.toExponential(2)}`);
     }
     if (e.empty_expert) {
       // the expert that got no tokens has an all-zero gradient, as in MiniMind
@@ -170,9 +178,9 @@ test('10 optimizer steps (accumulation 2, MiniMind LR schedule, clipping) follow
   assert.ok(e.grad_norms.some((n) => n > e.hyper.grad_clip), 'the fixture exercises clipping');
   for (let s = 0; s < m.length; s++) {
     const want = (e.micro_losses[2 * s] + e.micro_losses[2 * s + 1]) / 2;
-    assert.ok(Math.abs(m[s].loss - want) < 1e-4, `step ${s + 1}: loss ${m[s].loss} vs MiniMind ${want}`);
+    assert.ok(Math.abs(m[s].loss - want) < 5e-6 * want, `step ${s + 1}: loss ${m[s].loss} vs MiniMind ${want}`);
     assert.ok(Math.abs(m[s].lr - e.lrs[acc * s + acc - 1]) < 1e-12, `step ${s + 1}: lr ${m[s].lr} vs MiniMind ${e.lrs[acc * s + acc - 1]}`);
-    assert.ok(Math.abs(m[s].grad_norm - e.grad_norms[s]) < 1e-4 * e.grad_norms[s], `step ${s + 1}: grad norm ${m[s].grad_norm} vs ${e.grad_norms[s]}`);
+    assert.ok(Math.abs(m[s].grad_norm - e.grad_norms[s]) < 5e-6 * e.grad_norms[s], `step ${s + 1}: grad norm ${m[s].grad_norm} vs ${e.grad_norms[s]}`);
   }
   const fin = readSafetensors(path.join(dir, 'final.safetensors')).tensors;
   for (const [k, v] of fin) {
@@ -246,7 +254,7 @@ for (const name of ['ours_m3_moe', 'ours_m2_moe']) {
     const ids = JSON.parse(fs.readFileSync(path.join(dir, 'input_ids.json'), 'utf8')) as number[][];
     const want = readSafetensors(path.join(dir, 'minimind_logits.safetensors')).tensors.get('logits')!.data as Float32Array;
     const d = maxAbsDiff(await logitsOf(config, params, ids), want);
-    assert.ok(d < 1e-4, `max logit difference ${d}`);
+    assert.ok(d < LOGIT_TOL(name), `max logit difference ${d}`);
   });
 }
 

@@ -34,7 +34,7 @@ before(async () => {
   fs.writeFileSync(pairs, corpus.chatProbes.concat(corpus.chatProbes).slice(0, 60).map((p) => JSON.stringify({
     chosen: [...p.messages, { role: 'assistant', content: p.answer }], rejected: [...p.messages, { role: 'assistant', content: p.distractors[0] }],
   })).join('\n') + '\n');
-  // --epochs 1: the steps past one epoch replay its order (pretrain's default is now MiniMind-3's 2)
+  // --max_steps past the epochs goes on into further epochs, each in a new order
   run('pretrain', ...flags(SHAPE, MODEL, ['--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--out_dir', out, '--max_steps', '400', '--pack', '--max_seq_len', '64', '--batch_size', '16', '--epochs', '1']));
 });
 

@@ -1,12 +1,15 @@
-// Ctrl-C saves a checkpoint; resuming ends bit-identical to an uninterrupted run. A kill -9
-// at any moment, saves included, leaves the latest checkpoint loadable.
+// Ctrl-C saves a checkpoint; resuming continues from it (its first step is the one after the
+// checkpoint, no earlier step runs again) and ends bit-identical to an uninterrupted run. A
+// kill -9 at any moment, saves included, leaves the latest checkpoint loadable, and the
+// resumed run's metrics drop the lines written after that checkpoint.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { listCheckpoints, loadCheckpoint } from '../src/train/checkpoint.js';
-import { cli, cliAsync, exited, flags, TINY, waitForStep, workspace, Workspace } from './helpers.js';
+import { readMetrics } from '../src/train/loop.js';
+import { assertResumedLog, cli, cliAsync, exited, flags, TINY, waitForStep, workspace, Workspace } from './helpers.js';
 
 let ws: Workspace;
 before(async () => { ws = await workspace(150); });
@@ -46,6 +49,8 @@ for (const threads of ['1', DEFAULT_THREADS]) {
 
     const resumed = cli(run('split', '--from_resume', '1'));
     assert.equal(resumed.code, 0, resumed.stderr);
+    // it continued the checkpoint: steps 1..stoppedAt were not run again, and the log is the uninterrupted run's
+    assertResumedLog(path.join(out, 'full'), path.join(out, 'split'), resumed.stderr, stoppedAt);
     const a = fs.readFileSync(path.join(out, 'full', 'model.safetensors'));
     const b = fs.readFileSync(path.join(out, 'split', 'model.safetensors'));
     assert.ok(a.equals(b), `weights differ after resuming from step ${stoppedAt}`);
@@ -78,4 +83,6 @@ test('kill -9 at random moments, during saves too, leaves the latest checkpoint 
   }
   const r = cli(args(name, '--save_interval', '1', '--keep_checkpoints', '2', '--from_resume', '1'));
   assert.equal(r.code, 0, r.stderr);
+  // lines a killed run logged after its last checkpoint were dropped on resume: each step once
+  assert.deepEqual(readMetrics(runDir).map((e) => e.step), Array.from({ length: Number(STEPS) }, (_, i) => i + 1));
 });

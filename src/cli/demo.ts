@@ -72,7 +72,7 @@ export const demoCommand = {
       const s = await runLMStage({
         stage: 'full_sft', train: { ...train, saveWeight: 'full_sft', maxSteps: a.sft_steps as number, learningRate: 3e-3, warmupSteps: 10, maxSeqLen: 64, saveInterval: 1000 },
         session, fromWeight: r.runDir, log: say, data: { dataPath: sftData, progress: false }, dataStage: 'sft',
-        samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId, false),
+        samples: (shards, tok, T) => new TokenSamples(shards, T, 'pad', tok.padId),
       });
       if (s.code !== 0) return s.code;
       const em = await heldOutChatExactMatch(s.config, s.params, s.tokenizer, chatProbes, a.threads as number);

@@ -24,7 +24,7 @@ export const pretrainCommand = {
     const r = await runLMStage({
       stage: 'pretrain', train: trainOptionsFrom(a), session: sessionOptions(a), data: dataOptionsFrom(a), dataStage: 'pretrain',
       fromWeight: resolveFromWeight(a), model: (vocab) => modelConfig(a, vocab),
-      samples: (shards, tok, T) => new TokenSamples(shards, T, a.pack ? 'pack' : 'pad', tok.padId),
+      samples: (shards, tok, maxLength) => new TokenSamples(shards, maxLength, a.pack ? 'pack' : 'pad', tok.padId, { pretrain: true }),
     });
     return r.code;
   }),

@@ -3,7 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import chalk from 'chalk';
+import type { Argv } from 'yargs';
+import { EMPTY_THINK_RATIO } from '../data/minimind3.js';
 import { Format } from '../data/process.js';
+import { ChatSampling } from '../data/variants.js';
 import { Schedule } from '../runtime/optimizer.js';
 import { DataOptions, TrainOptions } from '../train/options.js';
 import { UserError } from '../util/errors.js';
@@ -19,6 +22,28 @@ export function trainOptionsFrom(a: Args): TrainOptions {
     fromResume: (a.from_resume as boolean | string | undefined) ?? false, // no yargs default: it would swallow a bare --from_resume
     seed: a.seed as number, progress: a.progress as boolean, dtype: a.dtype as TrainOptions['dtype'],
   };
+}
+
+/** A share flag (--system_prompt_ratio, --empty_think_ratio) must lie in [0, 1]. */
+export function shares(a: Args, ...keys: string[]): void {
+  for (const k of keys) {
+    const v = a[k];
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= 1))) throw new UserError(`--${k} must be a number from 0 to 1, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** --empty_think_ratio, of the chat stages (MiniMind-3's post_processing_chat in SFTDataset and DPODataset) */
+export function emptyThinkOption<T>(y: Argv<T>) {
+  return y.option('empty_think_ratio', {
+    type: 'number', default: EMPTY_THINK_RATIO, group: 'Training:',
+    describe: 'share of sequences that keep their empty <think></think> blocks, drawn per epoch (MiniMind-3: 0.2; 1 keeps them all, 0 drops them all)',
+  });
+}
+
+/** MiniMind-3's per-epoch draws on chat records (lm_dataset.py), from the flags. */
+export function chatSamplingFrom(a: Args): ChatSampling {
+  shares(a, 'system_prompt_ratio', 'empty_think_ratio');
+  return { seed: a.seed as number, systemPromptRatio: (a.system_prompt_ratio as number | undefined) ?? 0, emptyThinkRatio: a.empty_think_ratio as number };
 }
 
 export function dataOptionsFrom(a: Args): DataOptions {

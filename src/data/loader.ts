@@ -53,6 +53,6 @@ export function pairBatches(p: PairSamples, batchSize: number, seed: number): { 
   const l = new Loader({ length: p.length, seqLen: p.seqLen, get: (i) => p.chosen(i), paddingShare: () => p.paddingShare() }, batchSize, seed);
   return {
     batchesPerEpoch: l.batchesPerEpoch,
-    batch: (e, b) => { const idx = [...l.indices(e, b)]; return toBatch([...idx.map((i) => p.chosen(i)), ...idx.map((i) => p.rejected(i))], p.seqLen); },
+    batch: (e, b) => { const idx = [...l.indices(e, b)]; return toBatch([...idx.map((i) => p.chosen(i, e)), ...idx.map((i) => p.rejected(i, e))], p.seqLen); },
   };
 }

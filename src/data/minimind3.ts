@@ -31,6 +31,9 @@ export const EMPTY_THINK_RATIO = 0.2;
 /** what post_processing_chat removes, every occurrence in the rendered text */
 export const EMPTY_THINK = '<think>\n\n</think>\n\n';
 
+/** `text` without its empty think blocks (post_processing_chat's replace), or null when it has none. */
+export const withoutEmptyThink = (text: string): string | null => (text.includes(EMPTY_THINK) ? text.split(EMPTY_THINK).join('') : null);
+
 export interface SftText {
   /** rendered without an added system prompt, empty think blocks kept */
   text: string;
@@ -85,8 +88,7 @@ export function renderSft(tok: MiniTokenizer, conversations: unknown): SftText |
   try {
     text = tok.applyChatTemplate(p.messages, p.tools && p.tools.length ? { tools: p.tools } : {});
   } catch (e) { return { error: `chat template: ${(e as Error).message}` }; }
-  const stripped = text.includes(EMPTY_THINK) ? text.split(EMPTY_THINK).join('') : null;
-  return { text, stripped, systemPrompt: !conv.some((m) => truthy(m.tools)) && conv[0].role !== 'system' };
+  return { text, stripped: withoutEmptyThink(text), systemPrompt: !conv.some((m) => truthy(m.tools)) && conv[0].role !== 'system' };
 }
 
 /**

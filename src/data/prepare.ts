@@ -29,8 +29,8 @@ export async function prepareShards(dataPath: string | string[], tok: MiniTokeni
     return r;
   }
   for (const p of paths) if (!fs.existsSync(p)) throw new DataError(`cannot read data file ${p}: no such file`);
-  // v2: SFT shards carry variants.bin (per-epoch system prompts and think blocks)
-  const fp = fingerprint(paths, tok, `v2|${stage}|${o.format ?? 'auto'}`);
+  // v2: SFT shards carry variants.bin (per-epoch system prompts and think blocks); v3: DPO shards too
+  const fp = fingerprint(paths, tok, `v3|${stage}|${o.format ?? 'auto'}`);
   const stampFile = path.join(cacheDir, 'fingerprint');
   if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === fp) return new ShardReader(cacheDir);
   const bar = o.progress !== false && process.stderr.isTTY

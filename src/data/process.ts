@@ -7,8 +7,7 @@ import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { DataError, readJsonl, readLines } from './lines.js';
 import { ShardMeta, ShardWriter } from './shards.js';
 import { assistantMask, checkMessages, Encoded, fromAlpaca, fromShareGpt, Problem, spanMarkers } from './chat.js';
-import { ChatMessage } from '../tokenizer/tokenizer.js';
-import { renderSft, systemPromptBlocks } from './minimind3.js';
+import { renderSft, systemPromptBlocks, withoutEmptyThink } from './minimind3.js';
 import { CAN_ADD_SYSTEM, ChatMeta, HAS_EMPTY_THINK, STRIPPED_STORED, variantWords, VariantWriter } from './variants.js';
 
 export type Stage = 'pretrain' | 'sft' | 'dpo';
@@ -83,24 +82,26 @@ function normalize(v: unknown, format: Format): Record<string, unknown> | Proble
   return f === 'alpaca' ? fromAlpaca(o) as Record<string, unknown> | Problem : f === 'sharegpt' ? fromShareGpt(o) : o;
 }
 
-/** What a stage makes of one record: texts to tokenize (and SFT's record flags). */
-interface Prepared { texts: string[]; flags: number }
-/** Sequences of a record's token ids, and for SFT what variants.bin keeps of it. */
-interface Coded { seqs: Encoded[]; variant?: number[] }
+/**
+ * What a stage makes of one record: its sequences' texts to tokenize. A chat sequence
+ * with empty think blocks also has the text without them (`stripped`), and flags for
+ * variants.bin (may it get a system prompt).
+ */
+interface Prepared { seqs: { text: string; stripped: string | null; flags: number }[] }
 interface StageCodec {
   prepare(v: unknown): Prepared | Problem;
-  sequences(p: Prepared, ids: number[][]): Coded;
+  /** a sequence's tokens (and loss mask) from its text's token ids */
+  encode(ids: number[]): Encoded;
 }
 
 function codec(o: ProcessOptions, markers: { open: number[]; close: number[] }): StageCodec {
   const tok = o.tokenizer;
   const fmt = o.format ?? 'auto';
-  const render = (msgs: ChatMessage[]) => tok.applyChatTemplate(msgs);
   const withMask = (ids: number[]): Encoded => ({ tokens: ids, mask: assistantMask(ids, markers) });
   switch (o.stage) {
     case 'pretrain': return {
-      prepare: (v) => { const t = pretrainText(v); return typeof t === 'string' ? { texts: [t], flags: 0 } : t; },
-      sequences: (_, [ids]) => ({ seqs: [{ tokens: [tok.bosId, ...ids, tok.eosId], mask: [] }] }),
+      prepare: (v) => { const t = pretrainText(v); return typeof t === 'string' ? { seqs: [{ text: t, stripped: null, flags: 0 }] } : t; },
+      encode: (ids) => ({ tokens: [tok.bosId, ...ids, tok.eosId], mask: [] }),
     };
     case 'sft': return {
       // the record as MiniMind renders it, and without its empty think blocks: both are
@@ -110,23 +111,24 @@ function codec(o: ProcessOptions, markers: { open: number[]; close: number[] }):
         if ('error' in r) return r as Problem;
         const t = renderSft(tok, r.conversations);
         if ('error' in t) return t;
-        const flags = t.systemPrompt && t.text.startsWith('<|im_start|>') ? CAN_ADD_SYSTEM : 0;
-        return t.stripped === null ? { texts: [t.text], flags } : { texts: [t.text, t.stripped], flags: flags | HAS_EMPTY_THINK };
+        return { seqs: [{ text: t.text, stripped: t.stripped, flags: t.systemPrompt && t.text.startsWith('<|im_start|>') ? CAN_ADD_SYSTEM : 0 }] };
       },
-      sequences: (p, [ids, stripped]) => ({ seqs: [withMask(ids)], variant: variantWords(p.flags, ids, stripped ?? null) }),
+      encode: withMask,
     };
     case 'dpo': return {
+      // MiniMind-3's DPODataset: each side rendered by the template, its empty think blocks
+      // dropped on a draw of its own (no system prompts)
       prepare: (v) => {
         const r = normalize(v, fmt);
         if ('error' in r) return r as Problem;
         const c = checkMessages(r.chosen, 'chosen'), j = checkMessages(r.rejected, 'rejected');
         if ('error' in c) return c;
         if ('error' in j) return j;
-        const a = render(c), b = render(j);
+        const a = tok.applyChatTemplate(c), b = tok.applyChatTemplate(j);
         if (a === b) return { error: 'chosen and rejected are identical' };
-        return { texts: [a, b], flags: 0 };
+        return { seqs: [a, b].map((text) => ({ text, stripped: withoutEmptyThink(text), flags: 0 })) };
       },
-      sequences: (_, ids) => ({ seqs: ids.map(withMask) }),
+      encode: withMask,
     };
   }
 }
@@ -145,12 +147,13 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
   if (o.stage !== 'pretrain' && !tok.hasChatTemplate) throw new DataError(`${tok.dir}: the tokenizer has no chat template, needed for ${o.stage} data`);
   const markers = await spanMarkers(tok);
   const stage = codec(o, markers);
+  // chat stages keep what per-epoch sampling needs (variants.ts); only SFT adds system prompts
   let chat: ChatMeta | undefined;
   if (o.stage === 'sft') {
     const blocks = await systemPromptBlocks(tok);
     if ('error' in blocks) o.warn?.(`${blocks.error}: MiniMind's random system prompts will not be added`);
     chat = { system_prompts: 'error' in blocks ? [] : blocks, ...markers };
-  }
+  } else if (o.stage === 'dpo') chat = { system_prompts: [], ...markers };
   const writer = new ShardWriter(o.outDir, { stage: o.stage, vocab_size: tok.vocabSize, tokenizer: tok.dir, ...(chat ? { chat } : {}) }, o.stage !== 'pretrain');
   const variants = chat ? new VariantWriter(writer.stagingDir) : null;
   const stats: Record<string, number> = { records: 0, skipped: 0, truncated: 0, padding_tokens: 0, ...(chat ? { empty_think: 0, empty_think_stored: 0 } : {}) };
@@ -168,21 +171,22 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
     const enc = await tok.encodeBatch(pending);
     let k = 0;
     for (const p of prepared) {
-      const n = p.texts.length, coded = stage.sequences(p, enc.slice(k, k + n));
-      if (coded.variant) {
-        variants!.add(coded.variant);
-        if (coded.variant[0] & HAS_EMPTY_THINK) stats.empty_think++;
-        if (coded.variant[0] & STRIPPED_STORED) stats.empty_think_stored++;
-      }
-      for (const e of coded.seqs) {
+      for (const sq of p.seqs) {
+        const ids = enc[k++], stripped = sq.stripped === null ? null : enc[k++];
+        const e = stage.encode(ids);
+        if (variants) {
+          const words = variantWords(sq.flags, e.tokens, stripped);
+          variants.add(words);
+          if (words[0] & HAS_EMPTY_THINK) stats.empty_think++;
+          if (words[0] & STRIPPED_STORED) stats.empty_think_stored++;
+        }
         writer.add(e.tokens, e.mask.length ? e.mask : undefined);
         for (const m of e.mask) labelled += m;
-        if (o.maxSeqLen) { // one sequence of T+1 tokens gives T training positions
-          if (e.tokens.length > o.maxSeqLen + 1) stats.truncated++;
-          else stats.padding_tokens += o.maxSeqLen + 1 - e.tokens.length;
+        if (o.maxSeqLen) { // a sample holds --max_seq_len tokens (MiniMind's max_length)
+          if (e.tokens.length > o.maxSeqLen) stats.truncated++;
+          else stats.padding_tokens += o.maxSeqLen - e.tokens.length;
         }
       }
-      k += n;
     }
     pending = []; prepared = [];
   };
@@ -193,7 +197,7 @@ export async function processData(o: ProcessOptions): Promise<ProcessSummary> {
         const p = stage.prepare(r.value);
         if ('error' in p) { bad(r.where, p.error); continue; }
         stats.records++;
-        pending.push(...p.texts);
+        for (const sq of p.seqs) pending.push(...(sq.stripped === null ? [sq.text] : [sq.text, sq.stripped]));
         prepared.push(p);
         if (pending.length >= 512) { await flush(); o.onProgress?.(done, total); }
       }

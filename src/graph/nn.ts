@@ -153,9 +153,16 @@ export function lmHeadCrossEntropy(g: Graph, h: Tensor, E: Tensor, labels: Tenso
   })[0];
 }
 
-/** log(1 + exp(x)), computed stably as relu(x) + log(1 + exp(-|x|)). */
+/**
+ * log(1 + exp(x)) = logsumexp(0, x), computed stably as m + log(exp(-m) + exp(x - m)) with
+ * m = relu(x). Its gradient is sigmoid(x) everywhere, x = 0 included: the terms of m's
+ * derivative cancel whatever value Relu's gradient takes at 0 (the form relu(x) +
+ * log(1 + exp(-|x|)) gave 0 there, so DPO's first step, where policy = reference, had
+ * no gradient).
+ */
 export function softplus(g: Graph, x: Tensor): Tensor {
-  return g.add(g.relu(x), g.log(g.add(g.exp(g.neg(g.abs(x))), 1)));
+  const m = g.relu(x);
+  return g.add(m, g.log(g.add(g.exp(g.neg(m)), g.exp(g.sub(x, m)))));
 }
 
 /**

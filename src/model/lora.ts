@@ -43,12 +43,21 @@ export function loraSpecs(c: MiniMindConfig, lc: LoraConfig): { name: string; sh
   });
 }
 
-/** PEFT's initialization: A ~ U(-1/sqrt(in), 1/sqrt(in)), B = 0 (the adapter starts as a no-op). */
-export function initLora(c: MiniMindConfig, lc: LoraConfig, seed = 42): Params {
+/**
+ * How adapter A starts (B starts at zero, so an adapter begins as a no-op):
+ * `minimind`, MiniMind's model_lora.py: A ~ N(0, 0.02^2); `peft`, PEFT's default
+ * (kaiming-uniform with a = sqrt(5)): A ~ U(-1/sqrt(in), 1/sqrt(in)).
+ */
+export type LoraInit = 'minimind' | 'peft';
+
+export function initLora(c: MiniMindConfig, lc: LoraConfig, seed = 42, init: LoraInit = 'minimind'): Params {
   const rng = new Rng(seed), out: Params = new Map();
   for (const s of loraSpecs(c, lc)) {
     const a = new Float32Array(s.shape[0] * s.shape[1]);
-    if (s.name.endsWith('lora_A.weight')) { const b = 1 / Math.sqrt(s.shape[1]); for (let i = 0; i < a.length; i++) a[i] = (2 * rng.next() - 1) * b; }
+    if (s.name.endsWith('lora_A.weight')) {
+      const bound = 1 / Math.sqrt(s.shape[1]);
+      for (let i = 0; i < a.length; i++) a[i] = init === 'minimind' ? 0.02 * rng.normal() : (2 * rng.next() - 1) * bound;
+    }
     out.set(s.name, a);
   }
   return out;

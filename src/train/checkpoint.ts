@@ -13,8 +13,9 @@ export interface TrainState {
   /** optimizer steps completed */
   step: number;
   total_steps: number;
-  /** micro-batches consumed (the data position) */
+  /** micro-batches consumed over all epochs and ranks (the data position) */
   micro: number;
+  /** where the next step starts: its epoch and first batch */
   epoch: number;
   batch_in_epoch: number;
   seed: number;
@@ -22,9 +23,13 @@ export interface TrainState {
   /** float16 loss scaling: the scale and the good steps since it last changed */
   loss_scale?: number;
   loss_scale_good_steps?: number;
+  /** float16 loss scaling: overflowed steps so far */
+  skipped_steps?: number;
   config: Record<string, unknown>;
   /** what a resumed run must share with this one (absent in checkpoints of older versions) */
   identity?: RunIdentity;
+  /** what the bits depend on besides the data (provider, threads): a resume with others is warned */
+  numerics?: Record<string, string | number>;
   /** the run's options, for the record */
   options?: Record<string, unknown>;
   time: string;

@@ -23,12 +23,16 @@ export class DpoTrainee extends SessionTrainee<Batch> {
     return new DpoTrainee(policy, reference);
   }
 
+  get metricNames(): string[] { return ['reward_margin', 'reward_accuracy', 'chosen_reward', 'rejected_reward', ...(this.moe ? ['aux_loss', 'dpo_loss'] : [])]; }
+
   async step(b: Batch, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
     const ref = (await this.reference.step(b)).values.seq_logps;
     const r = await this.session.step(b, { ref_logps: new ort.Tensor('float32', ref, [b.B]) }, scalars, lossScale);
     const m = (k: string) => r.values[k][0];
+    // MoE: the loss is the DPO loss plus the policy's aux loss, as MiniMind's train_dpo.py
+    const moe: Record<string, number> = this.moe ? { aux_loss: r.auxLoss, dpo_loss: r.loss - r.auxLoss } : {};
     return { loss: r.loss, gradNorm: r.gradNorm,
-      metrics: { reward_margin: m('reward_margin'), reward_accuracy: m('reward_accuracy'), chosen_reward: m('chosen_reward'), rejected_reward: m('rejected_reward') } };
+      metrics: { reward_margin: m('reward_margin'), reward_accuracy: m('reward_accuracy'), chosen_reward: m('chosen_reward'), rejected_reward: m('rejected_reward'), ...moe } };
   }
 
   override async release(): Promise<void> { await super.release(); await this.reference.release(); }

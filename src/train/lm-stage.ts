@@ -2,6 +2,7 @@
 // prepare the data, train with the shared loop, and write a model directory. A stage
 // supplies only its data and what trains.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import chalk from 'chalk';
 import { Batch, Loader, pairBatches } from '../data/loader.js';
@@ -31,8 +32,8 @@ export interface LMStage {
   data: DataOptions;
   /** what the data is processed as */
   dataStage: Stage;
-  /** the stage's samples (or DPO pairs) from the run's token shards, at this sequence length */
-  samples: (shards: ShardReader, tok: MiniTokenizer, seqLen: number) => SampleSource | PairSamples;
+  /** the stage's samples (or DPO pairs) from the run's token shards, `maxLength` tokens each (--max_seq_len, MiniMind's max_length) */
+  samples: (shards: ShardReader, tok: MiniTokenizer, maxLength: number) => SampleSource | PairSamples;
   /** a fresh model's config for the tokenizer's vocabulary size (needed without `fromWeight`) */
   model?: (vocabSize: number) => MiniMindConfig;
   /** what trains (default: the language-model loss over `build`'s trainable weights) */
@@ -68,8 +69,6 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   const tok = MiniTokenizer.load(tokDir);
   const { config, params } = startingModel(s, tok);
   for (const [k, v] of s.extraParams?.(config) ?? []) params.set(k, v);
-  const T = o.maxSeqLen;
-  if (T > config.max_position_embeddings) throw new UserError(`--max_seq_len ${T} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
   const peers = await joinPeers(s.session);
   if (peers && peers.rank > 0) log = () => {}; // rank 0 speaks for the run
   // rank 0 tokenizes the data; the others then find it in the shared cache
@@ -78,8 +77,10 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
     strict: s.data.strict, format: s.data.format, progress: s.data.progress, log,
   });
   if (peers && peers.rank === 0) await peers.barrier();
-  const samples = s.samples(shards, tok, T);
-  if (samples.length === 0) throw new UserError(`no training samples (data too small for --max_seq_len ${T}?)`);
+  const samples = s.samples(shards, tok, o.maxSeqLen);
+  if (samples.length === 0) throw new UserError(`no training samples (data too small for --max_seq_len ${o.maxSeqLen}?)`);
+  const T = samples.seqLen; // positions the model sees: max_seq_len (DPO: max_seq_len - 1, as MiniMind)
+  if (T > config.max_position_embeddings) throw new UserError(`--max_seq_len ${o.maxSeqLen} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
   const batches = samples instanceof PairSamples ? pairBatches(samples, o.batchSize, o.seed) : new Loader(samples, o.batchSize, o.seed);
   // mixed precision where the provider has half-precision MatMuls (the CPU's are slower than float32)
   const gpu = s.session.provider === 'cuda' || s.session.provider === 'webgpu';
@@ -87,7 +88,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   const build: BuildOptions = { seqLen: T, ...(s.build?.(config) ?? {}), ...mixed, update: updateMode(o.accumulationSteps, peers?.world) };
   const trainee = await (s.trainee ?? LMTrainee.create)(config, params, build, s.session);
   const nTrain = [...trainee.shapes.values()].reduce((p, x) => p + numel(x), 0);
-  log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${T} tokens, `
+  log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${o.maxSeqLen} tokens, `
     + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${peers ? ` x ${peers.world} processes` : ''}`
     + `${resume ? `, resuming ${rel(resume)}` : ''}`);
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.batchesPerEpoch, batch: (e, b) => batches.batch(e, b), tokens: (b) => b.B * b.T }, {
@@ -95,7 +96,8 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
     learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
     weightDecay: o.weightDecay, logInterval: o.logInterval, saveInterval: o.saveInterval,
     keepCheckpoints: o.keepCheckpoints, seed: o.seed, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
-    identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: T, data: dataFingerprint(shards.dir), ...(peers ? { world_size: peers.world } : {}) },
+    identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: o.maxSeqLen, data: dataFingerprint(shards.dir), ...(peers ? { world_size: peers.world } : {}) },
+    numerics: { provider: s.session.provider ?? 'cpu', threads: s.session.threads || `0 (default, ${os.availableParallelism()} cores)` }, warn: (m) => log(chalk.yellow(`note: ${m}`)),
     record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress, peers: peers ?? undefined,
   });
   // the trained weights, wherever the provider kept them (on the CPU these are `params` already)

@@ -18,10 +18,12 @@ export class LMTrainee extends SessionTrainee<Batch> {
     return new LMTrainee(s);
   }
 
+  get metricNames(): string[] { return this.moe ? ['aux_loss', 'lm_loss'] : []; }
+
   async step(b: Batch, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
     const r = await this.session.step(b, {}, scalars, lossScale);
     const metrics: Record<string, number> = {};
-    if (r.auxLoss) { metrics.aux_loss = r.auxLoss; metrics.lm_loss = r.lmLoss; }
+    if (this.moe) { metrics.aux_loss = r.auxLoss; metrics.lm_loss = r.lmLoss; }
     return { loss: r.loss, gradNorm: r.gradNorm, metrics };
   }
 }

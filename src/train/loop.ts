@@ -1,7 +1,8 @@
 // The one training loop every stage runs: epochs or max steps, gradient accumulation,
 // LR schedule, clipping, AdamW, progress, metrics JSONL, periodic checkpoints, exact
 // resume, and Ctrl-C that saves a checkpoint before exiting. Stages differ only in the
-// batches they load and the Trainee (loss, trainable weights) they pass in.
+// batches they load and the Trainee (loss, trainable weights) they pass in. Steps group
+// micro-batches as MiniMind's trainers do (step-plan.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -12,6 +13,7 @@ import { lossSvg } from './chart.js';
 import { checkIdentity, CheckpointError, loadCheckpoint, RunIdentity, saveCheckpoint, TrainState } from './checkpoint.js';
 import { LossScaler } from './loss-scaler.js';
 import { Progress } from './progress.js';
+import { StepPlan } from './step-plan.js';
 
 export interface StepOutput {
   loss: number;
@@ -31,6 +33,8 @@ export interface Trainee<B> {
   readonly update: 'adamw' | 'accumulate';
   /** the graph scales its loss (float16): step() takes the scale */
   readonly lossScaled?: boolean;
+  /** names of the metrics step() returns, the same on every rank (data parallel sums them in this order, also from a rank that sat out a short group) */
+  readonly metricNames?: readonly string[];
   /** forward and backward of one micro-batch; `adamw` also updates (scalars given) */
   step(batch: B, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput>;
   /** `accumulate`: the summed gradients on the host, and writing them back after an all-reduce */
@@ -86,6 +90,13 @@ export interface LoopOptions {
   peers?: Peers;
   /** AdamW's betas and epsilon (default PyTorch's 0.9, 0.999, 1e-8) */
   adam?: { beta1: number; beta2: number; eps: number };
+  /**
+   * What the bits of a step depend on besides the data (provider, thread count): saved in
+   * checkpoints; a resume with other values is warned that it will not end bit-identical
+   */
+  numerics?: Record<string, string | number>;
+  /** notices (default: stderr) */
+  warn?: (message: string) => void;
 }
 
 export interface LoopResult { interrupted: boolean; step: number; totalSteps: number; lastLoss: number; seconds: number }
@@ -93,14 +104,15 @@ export interface LoopResult { interrupted: boolean; step: number; totalSteps: nu
 export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o: LoopOptions): Promise<LoopResult> {
   const acc = Math.max(1, o.accumulationSteps);
   const world = o.peers?.world ?? 1, rank = o.peers?.rank ?? 0, lead = rank === 0;
+  const warn = o.warn ?? ((m: string) => process.stderr.write(`note: ${m}\n`));
   if (trainee.update !== updateMode(acc, world)) throw new Error(`trainLoop: a trainee built for "${trainee.update}" cannot run ${acc} accumulation steps on ${world} ranks`);
-  // `micro` counts micro-batches over all ranks; MiniMind's schedule runs on each rank's own count
-  const totalMicro = o.epochs * data.batchesPerEpoch;
-  const perStep = acc * world;
-  const totalSteps = o.maxSteps ?? Math.ceil(totalMicro / perStep);
-  if (totalSteps <= 0 || data.batchesPerEpoch <= 0) throw new CheckpointError(`nothing to train: ${data.batchesPerEpoch} batches per epoch, ${totalSteps} steps`);
+  if (data.batchesPerEpoch <= 0) throw new CheckpointError('nothing to train: no batches');
+  // a step takes acc micro-batches on each rank: acc * world of the epoch's batches
+  const plan = new StepPlan(data.batchesPerEpoch, acc * world, o.epochs, o.maxSteps);
+  const totalSteps = plan.totalSteps, totalMicro = plan.totalMicro;
+  if (totalSteps <= 0) throw new CheckpointError(`nothing to train: ${data.batchesPerEpoch} batches per epoch, ${totalSteps} steps`);
   const adam = o.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-  let step = 0, micro = 0, optimizerStep = 0, skipped = 0;
+  let step = 0, optimizerStep = 0, skipped = 0;
   const scaler = trainee.lossScaled ? new LossScaler() : null;
 
   if (o.resumeFrom) {
@@ -110,15 +122,25 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       throw new CheckpointError(`checkpoint ${o.resumeFrom} was trained with a different model config; pass the same model flags to resume`);
     }
     checkIdentity(o.resumeFrom, ck.state.identity, o.identity);
+    if (ck.state.micro !== plan.microBefore(ck.state.step)) {
+      throw new CheckpointError(`checkpoint ${o.resumeFrom} was written by an older version whose accumulation groups crossed epochs `
+        + `(step ${ck.state.step} at micro-batch ${ck.state.micro}, now ${plan.microBefore(ck.state.step)}): it cannot be resumed exactly; start a new run with another --save_weight`);
+    }
     for (const [k, shape] of trainee.shapes) {
       const w = ck.weights.get(k), n = numel(shape);
       if (!w || w.length !== n) throw new CheckpointError(`checkpoint ${o.resumeFrom} does not match this model: weight "${k}" ${w ? `has ${w.length} values, expected ${n}` : 'is missing'}`);
     }
+    const was = ck.state.numerics, now = o.numerics;
+    if (lead && was && now && JSON.stringify(was) !== JSON.stringify(now)) {
+      const diff = Object.keys(now).filter((k) => was[k] !== now[k]).map((k) => `${k} ${was[k]} -> ${now[k]}`).join(', ');
+      // (ONNX Runtime's CPU kernels gave the same bits at 1, 2 and 3 threads when measured, but nothing promises it)
+      warn(`resuming with ${diff} since the checkpoint: the result may differ in the last bits from an uninterrupted run`);
+    }
     await trainee.restore(ck.weights, ck.m, ck.v);
     optimizerStep = ck.state.optimizer_step;
     if (scaler && ck.state.loss_scale) { scaler.scale = ck.state.loss_scale; scaler.goodSteps = ck.state.loss_scale_good_steps ?? 0; }
+    skipped = ck.state.skipped_steps ?? 0;
     step = ck.state.step;
-    micro = ck.state.micro;
   }
   // every rank starts from rank 0's weights (fresh weights come from one seed, but a peer
   // could have loaded a different file)
@@ -132,13 +154,18 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   const metricsFile = path.join(o.runDir, 'metrics.jsonl');
   if (lead) {
     fs.mkdirSync(o.runDir, { recursive: true });
-    if (!o.resumeFrom) fs.writeFileSync(metricsFile, '');
+    // a resumed run's log continues from the checkpoint: lines a killed run wrote after it are dropped
+    const kept = o.resumeFrom ? readMetrics(o.runDir).filter((e) => e.step <= step) : [];
+    writeFileAtomic(metricsFile, kept.map((e) => JSON.stringify(e) + '\n').join(''));
   }
-  const state = (): TrainState => ({
-    stage: o.stage, step, total_steps: totalSteps, micro, epoch: Math.floor(micro / data.batchesPerEpoch),
-    batch_in_epoch: micro % data.batchesPerEpoch, seed: o.seed, optimizer_step: optimizerStep,
-    ...(scaler ? { loss_scale: scaler.scale, loss_scale_good_steps: scaler.goodSteps } : {}), config: o.config, identity: o.identity, options: o.record, time: new Date().toISOString(),
-  });
+  const state = (): TrainState => {
+    const at = plan.at(step);
+    return {
+      stage: o.stage, step, total_steps: totalSteps, micro: plan.microBefore(step), epoch: at.epoch, batch_in_epoch: at.first, seed: o.seed,
+      optimizer_step: optimizerStep, ...(scaler ? { loss_scale: scaler.scale, loss_scale_good_steps: scaler.goodSteps, skipped_steps: skipped } : {}),
+      config: o.config, identity: o.identity, ...(o.numerics ? { numerics: o.numerics } : {}), options: o.record, time: new Date().toISOString(),
+    };
+  };
   const save = async () => {
     if (!lead) return;
     const snap = await trainee.snapshot();
@@ -147,7 +174,8 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
 
   // `requested`: this process got Ctrl-C; `stop`: the run stops after this step. With peers,
   // all ranks must stop at the same step, so `stop` comes from the all-reduce (a request that
-  // arrives during one is carried by the next)
+  // arrives during one is carried by the next). A step always finishes its accumulation
+  // group: checkpoints fall between optimizer steps, where no gradient is pending.
   let requested = false, stop = false, firstSignal = 0;
   const onSigint = () => {
     // a terminal's Ctrl-C can arrive twice (directly and forwarded by the launcher): a
@@ -166,38 +194,42 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   let winMetrics: Record<string, number> = {};
   try {
     while (step < totalSteps && !stop) {
+      const { epoch, first, count } = plan.at(step);
       // MiniMind sets its LR per micro-batch, from the 1-indexed micro-batch count over all
-      // epochs; the optimizer step uses the one set for the group's last micro-batch
-      const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, (micro + perStep) / world, totalMicro / world)
+      // epochs (each rank counting its own); the optimizer step uses the one set for the
+      // group's last micro-batch
+      const microEnd = epoch * data.batchesPerEpoch + first + count;
+      const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, microEnd / world, totalMicro / world)
         : learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
       const lossScale = scaler?.scale ?? 1;
+      // each micro-batch's gradient counts 1/acc, also in a short group at the end of an epoch (as MiniMind's loss / accumulation_steps)
       const scalars: AdamWScalars = adamwScalars({ lr, step: optimizerStep + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip, gradScale: 1 / (acc * lossScale) });
       let lossSum = 0, tokens = 0, gradNorm = NaN;
       const stepMetrics: Record<string, number> = {};
-      for (let k = 0; k < acc; k++) {
-        const m = (micro + k * world + rank) % totalMicro; // --max_steps beyond the epochs wraps around
-        const batch = data.batch(Math.floor(m / data.batchesPerEpoch), m % data.batchesPerEpoch);
+      // rank r takes micro-batches r, r + world, ... of the group
+      for (let j = rank; j < count; j += world) {
+        const batch = data.batch(epoch, first + j);
         const out = await trainee.step(batch, trainee.update === 'adamw' ? scalars : undefined, lossScale);
         if (out.gradNorm !== undefined) gradNorm = out.gradNorm;
         lossSum += out.loss;
         tokens += data.tokens(batch);
-        for (const [key, val] of Object.entries(out.metrics ?? {})) stepMetrics[key] = (stepMetrics[key] ?? 0) + val / acc;
+        for (const [key, val] of Object.entries(out.metrics ?? {})) stepMetrics[key] = (stepMetrics[key] ?? 0) + val;
       }
-      micro += perStep;
       if (trainee.update === 'accumulate') {
         if (o.peers) {
-          // one all-reduce carries the gradients and what the log needs: the mean loss and
-          // metrics over ranks, tokens, and whether any rank was asked to stop
-          const keys = Object.keys(stepMetrics).sort();
-          const info: Float32Array = Float32Array.from([lossSum, tokens, requested ? 1 : 0, ...keys.map((k) => stepMetrics[k])]);
+          // one all-reduce carries the gradients and what the log needs: the sums of the
+          // losses, metrics and tokens over ranks, and whether any rank was asked to stop
+          const keys = trainee.metricNames ?? Object.keys(stepMetrics).sort();
+          const info: Float32Array = Float32Array.from([lossSum, tokens, requested ? 1 : 0, ...keys.map((k) => stepMetrics[k] ?? 0)]);
           const sums = await trainee.accumulators();
           await o.peers.allReduceMean([...sums, info]);
           await trainee.setAccumulators(sums); // (a no-op where they are the live arrays)
-          lossSum = info[0]; tokens = Math.round(info[1] * world); stop = info[2] > 0;
-          keys.forEach((k, i) => { stepMetrics[k] = info[3 + i]; });
+          lossSum = info[0] * world; tokens = Math.round(info[1] * world); stop = info[2] > 0;
+          keys.forEach((k, i) => { stepMetrics[k] = info[3 + i] * world; });
         }
         gradNorm = await trainee.apply(scalars);
       }
+      for (const key of Object.keys(stepMetrics)) stepMetrics[key] /= count; // means over the group's micro-batches
       if (scaler) {
         // an overflowed step was skipped inside the graph: Adam's step count stays
         if (scaler.update(gradNorm)) optimizerStep++; else skipped++;
@@ -205,14 +237,14 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       } else optimizerStep++;
       for (const [key, val] of Object.entries(stepMetrics)) winMetrics[key] = (winMetrics[key] ?? 0) + val;
       step++;
-      lastLoss = lossSum / acc;
+      lastLoss = lossSum / count;
       winLoss += lastLoss; winN++; winTokens += tokens;
       const log = step % o.logInterval === 0 || step === totalSteps;
       const now = performance.now();
       const tps = winTokens / Math.max((now - winT) / 1000, 1e-9);
       bar.update(step, { loss: lastLoss, lr, tps, ...stepMetrics }, log);
       if (log) {
-        const entry: Record<string, number> = { step, epoch: Math.floor((micro - 1) / data.batchesPerEpoch), loss: winLoss / winN, lr, grad_norm: gradNorm,
+        const entry: Record<string, number> = { step, epoch, loss: winLoss / winN, lr, grad_norm: gradNorm,
           tokens_per_s: tps, elapsed_s: (now - t0) / 1000 };
         for (const [key, val] of Object.entries(winMetrics)) entry[key] = val / winN;
         if (scaler) entry.skipped_steps = skipped; // overflowed steps so far

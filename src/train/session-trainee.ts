@@ -17,6 +17,9 @@ export abstract class SessionTrainee<B> implements Trainee<B> {
   }
 
   abstract step(batch: B, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput>;
+  abstract readonly metricNames: readonly string[];
+  /** the graph adds a MoE aux loss */
+  protected get moe(): boolean { return this.session.session.ort.outputNames.includes('aux_loss'); }
   get lossScaled(): boolean { return this.session.lossScaled; }
   accumulators(): Promise<Float32Array[]> { return this.session.accumulators(); }
   setAccumulators(sums: Float32Array[]): Promise<void> { return this.session.setAccumulators(sums); }
