@@ -7,8 +7,9 @@
 # JSON line per result to $OUT/results.jsonl (see scripts/device/README.md).
 # Without a GPU (a local dry run: OUT=/tmp/devout bash scripts/device/run.sh) the loaders go to
 # a scratch root instead of /, and the GPU checks record why they could not start.
-# Environment: RUN_BUDGET_S (480), MM_DIR (/tmp/mm), CHECKS (all: ops-webgpu,step,bench-webgpu-b4,torch,
-# bench-webgpu-b16,nccl,bench-cpu), plus the scripts' own knobs (STEP_*, TORCH_*).
+# Environment: RUN_BUDGET_S (480), MM_DIR (/tmp/mm), CHECKS (all, in this order: step,placement,
+# bench-webgpu-b4,torch,bench-webgpu-f16,bench-webgpu-v1,bench-webgpu-v1-f16,profile-webgpu,
+# cuda-provider,bench-cuda-b4,bench-webgpu-b16,nccl,bench-cpu), plus the scripts' own knobs (STEP_*, TORCH_*, PLACE_*).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -20,7 +21,7 @@ log=$OUT/log.txt results=$OUT/results.jsonl
 exec > >(tee -a "$log") 2>&1
 budget=${RUN_BUDGET_S:-480} start=$SECONDS
 mm=${MM_DIR:-/tmp/mm}
-checks=",${CHECKS:-ops-webgpu,step,bench-webgpu-b4,torch,bench-webgpu-b16,bench-webgpu-f16,nccl,bench-cpu},"
+checks=",${CHECKS:-step,placement,bench-webgpu-b4,torch,bench-webgpu-f16,bench-webgpu-v1,bench-webgpu-v1-f16,profile-webgpu,cuda-provider,bench-cuda-b4,bench-webgpu-b16,nccl,bench-cpu},"
 say() { echo "== $*"; }
 note() { printf '{"run":"%s","rc":%s,"result":null,"error":"%s"}\n' "$1" "$2" "$3" >>"$results"; }
 
@@ -101,15 +102,24 @@ check() {
 }
 
 bench() { echo node dist/bin/minimind.js bench train --preset minimind-v1-small --max_seq_len 512 --json "$@"; }
-# our static op check first (it names the ops the WebGPU provider lacks); then the real
-# thing with it off, so ONNX Runtime places those nodes on the CPU and we see what it costs
-check ops-webgpu 20 $(bench --device webgpu --batch_size 4 --warmup 0 --timed 1)
-export MINIMIND_GPU_OP_CHECK=0
+# correctness first (one step against the CPU, where each node runs), then the figures the
+# README reports: WebGPU at v1-small and v1 in float32 and float16, PyTorch on the same card,
+# ORT's profile of a WebGPU step; CUDA where an onnxruntime-gpu of ONNX Runtime's version is
+# installed on the machine (no NuGet here); the rest as the budget allows
 check step 110 node scripts/device/step-check.mjs
+check placement 60 node scripts/device/placement-check.mjs
 check bench-webgpu-b4 75 $(bench --device webgpu --batch_size 4)
-check torch 100 env PYTHONUNBUFFERED=1 python3 "$repo/scripts/device/torch_gpu.py" "$bundle/torch_baseline.py"
-check bench-webgpu-b16 90 $(bench --device webgpu --batch_size 16)
+check torch 100 env PYTHONUNBUFFERED=1 TORCH_CONFIGS=small,base python3 "$repo/scripts/device/torch_gpu.py" "$bundle/torch_baseline.py"
 check bench-webgpu-f16 75 $(bench --device webgpu --batch_size 4 --dtype float16)
+check bench-webgpu-v1 90 $(bench --device webgpu --batch_size 4 --preset minimind-v1 --warmup 1 --timed 3)
+check bench-webgpu-v1-f16 90 $(bench --device webgpu --batch_size 4 --preset minimind-v1 --dtype float16 --warmup 1 --timed 3)
+check profile-webgpu 75 $(bench --device webgpu --batch_size 4 --warmup 1 --timed 2 --profile "$mm/profile/webgpu")
+ortgpu=$(python3 -c 'import os, onnxruntime as o; print(os.path.dirname(o.__file__)) if "CUDAExecutionProvider" in o.get_available_providers() else None' 2>/dev/null | grep -v None)
+if [ -n "$ortgpu" ]; then
+  check cuda-provider 30 node dist/bin/minimind.js install-cuda --from "$ortgpu"
+  check bench-cuda-b4 75 $(bench --device cuda --batch_size 4)
+else note cuda-provider 1 "no onnxruntime-gpu in this machine's Python: the CUDA provider cannot be installed here (NuGet is unreachable)"; fi
+check bench-webgpu-b16 90 $(bench --device webgpu --batch_size 16)
 check nccl 60 node scripts/device/nccl-check.mjs
 check bench-cpu 90 $(bench --device cpu --threads "${CPU_THREADS:-16}" --batch_size 4 --warmup 1 --timed 3)
 

@@ -7,7 +7,9 @@ import { benchCeval } from '../bench/ceval.js';
 import { benchServe, ServeBenchOptions } from '../bench/serve.js';
 import { HalfType } from '../graph/graph.js';
 import { benchMatmul, trainShapes } from '../bench/matmul.js';
-import { writeFileSync } from 'node:fs';
+import { profileFiles, summarizeProfile } from '../bench/profile.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
@@ -43,6 +45,7 @@ export const benchCommand = {
     .option('batch_tokens', { type: 'number', describe: 'ceval: tokens per forward pass (default 1024)' })
     .option('one_at_a_time', { type: 'boolean', default: false, describe: 'ceval: one question per run through the decode graph, full LM head (for comparison)' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'decode: weight format (q4: 4-bit MatMulNBits)' })
+    .option('profile', { type: 'string', describe: "train: ONNX Runtime's per-node profile, written with this path prefix, summed by op type into the result (where the time goes)" })
     .example('$0 bench train --preset minimind-v1-small --batch_size 4 --max_seq_len 512 --json', 'training throughput of the 26.9M model'),
   handler: handler(async (a: Args) => {
     if (a.preset !== 'all') return benchOne(a);
@@ -56,7 +59,9 @@ const ALL_PRESETS = ['minimind-v1-small', 'minimind-v1', 'minimind-v1-moe'];
 
 async function benchOne(a: Args): Promise<void> {
   const c = modelConfig(a);
-  const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean | undefined, memPattern: a.mem_pattern as boolean };
+  const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean | undefined, memPattern: a.mem_pattern as boolean, profilePrefix: a.profile as string | undefined };
+  const started = Date.now();
+  if (a.profile) mkdirSync(dirname(resolve(a.profile as string)), { recursive: true });
   if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');
   const res = a.what === 'serve' ? await benchServe(c, serveOptions(a))
     : a.what === 'train'
@@ -65,7 +70,8 @@ async function benchOne(a: Args): Promise<void> {
     : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: a.tokenizer as string, batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
     : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
       : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
-  const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res };
+  const profile = a.profile ? summarizeProfile(profileFiles(a.profile as string, started)) : undefined;
+  const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res, ...(profile ? { profile } : {}) };
   if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
   else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(16)} ${k === 'shapes' ? shapeTable(v as Shape[]) : Array.isArray(v) ? v.map((x) => Number(x).toFixed(3)).join(' ') : typeof v === 'number' ? +v.toFixed(4) : v}\n`);
 }

@@ -127,8 +127,8 @@ export async function createSession(graph: Graph | Uint8Array, o: SessionOptions
   const failures: string[] = [];
   for (const p of order) {
     // checked before ORT is asked: it would silently run such nodes on the CPU. The table is
-    // read from ORT's sources, not probed: MINIMIND_GPU_OP_CHECK=0 lets ORT place such nodes
-    // on the CPU, to measure what a GPU really does (scripts/device)
+    // read from ORT's sources and checked against the runtime's placement by the WebGPU tests;
+    // MINIMIND_GPU_OP_CHECK=0 lets ORT place such nodes on the CPU, to measure what that costs
     const missing = graph instanceof Uint8Array || process.env.MINIMIND_GPU_OP_CHECK === '0' ? [] : missingKernels(graph, p);
     if (missing.length) {
       if (wanted !== 'auto') checkProviderOps(graph as Graph, p);
