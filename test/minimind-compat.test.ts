@@ -123,11 +123,13 @@ test('minimind-3 inference_rope_scaling (YaRN) gives MiniMind\'s logits', async 
   assert.ok(maxAbsDiff(want, t.get('logits')!.data as Float32Array) > 1e-3);
 });
 
-for (const name of ['m3_dense', 'm3_moe', 'm2_moe']) {
-  test(`MiniMind training step ${name}: loss, aux loss and every gradient through the training graph (T=256: block-causal attention and blocked LM head)`, async () => {
+// target gpu: the graph as built for a GPU provider (dense MoE dispatch, the embedding gradient
+// as a one-hot product), run here on the CPU: the same numbers as MiniMind's too
+for (const [name, target] of [['m3_dense', 'cpu'], ['m3_moe', 'cpu'], ['m2_moe', 'cpu'], ['m3_dense', 'gpu'], ['m3_moe', 'gpu'], ['m2_moe', 'gpu']] as const) {
+  test(`MiniMind training step ${name}${target === 'gpu' ? ', graph built for a GPU' : ''}: loss, aux loss and every gradient through the training graph (T=256: block-causal attention and blocked LM head)`, async () => {
     const e = expected(name), t = tensors(name);
     const { config, params } = loadModelDir(path.join(FIX, name, 'hf'));
-    const s = await TrainSession.create(config, { seqLen: e.input_ids[0].length }, { threads: 1 });
+    const s = await TrainSession.create(config, { seqLen: e.input_ids[0].length, target }, { threads: 1 });
     s.bind(params);
     const r = await s.step(batchOf(e.input_ids, e.labels));
     await s.release();
