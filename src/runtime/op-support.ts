@@ -17,7 +17,7 @@
 //     float, int32, uint32, bool).
 //   cuda: docs/OperatorKernels.md, CUDAExecutionProvider (the version listing opset-25 kernels).
 import { DType, Graph, Node } from '../graph/graph.js';
-import { ProviderError } from './session.js';
+import { ProviderError } from './providers.js';
 
 export type GpuProvider = 'cuda' | 'webgpu';
 

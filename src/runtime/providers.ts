@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
 
+/** An execution provider that cannot start, or cannot run a graph (a user-facing error: one line, no stack). */
+export class ProviderError extends Error {}
+
 /** The one command a GPU user runs to get the CUDA execution provider. */
 export const INSTALL_CUDA = 'npx minimind install-cuda';
 

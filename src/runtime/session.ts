@@ -6,12 +6,13 @@ import { Graph } from '../graph/graph.js';
 import { toOnnx } from '../graph/onnx.js';
 import { checkProviderOps, missingKernels } from './op-support.js';
 import { explainMissing, missingLibraries } from './cuda-provider.js';
-import { INSTALL_CUDA, ortBinDir } from './providers.js';
+import { INSTALL_CUDA, ortBinDir, ProviderError } from './providers.js';
+
+export { ProviderError };
 
 export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
 export const PROVIDERS: Provider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
-export class ProviderError extends Error {}
 
 // Provider failures are reported by us, in one line; ORT's own logger would print them too.
 ort.env.logLevel = 'fatal';
