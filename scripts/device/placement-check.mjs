@@ -23,10 +23,9 @@ const graphs = [
   ['apply', () => buildApplyGraph(new Map(dense.trainable.map((n) => [n, dense.params.get(n).shape])))],
   ['train-moe', () => train(moe, { update: 'adamw' }).graph],
   ['train-dpo', () => train(c, { update: 'adamw', objective: { kind: 'dpo', beta: 0.1 } }).graph],
-  ['choice', () => buildChoiceGraph(c, { target: 'gpu' })],
 ];
 for (const provider of env('PLACE_PROVIDERS', 'webgpu,cuda').split(',')) {
-  const all = [...graphs, ['decode', () => windowDecodeGraph(c, initParams(c, 1), { provider })]];
+  const all = [...graphs, ['choice', () => buildChoiceGraph(c, { target: 'gpu', fused: provider !== 'cuda' })], ['decode', () => windowDecodeGraph(c, initParams(c, 1), { provider })]];
   for (const [name, make] of all) {
     try {
       const p = await nodePlacement(await make(), provider);

@@ -36,7 +36,9 @@ export class ChoiceScorer {
 
   /** constWeights: weights inside the graph (pre-packed by ONNX Runtime) rather than fed per run */
   static async create(c: MiniMindConfig, params: Params, choiceIds: number[], so: SessionOptions & { constWeights?: boolean; fused?: boolean } = {}): Promise<ChoiceScorer> {
-    const g = buildChoiceGraph(c, { weights: so.constWeights ? params : undefined, fused: so.fused, target: targetFor(await resolveProvider(so.provider)) });
+    const provider = await resolveProvider(so.provider);
+    // CUDA's GroupQueryAttention is float16/bfloat16 only: the graph's own attention there
+    const g = buildChoiceGraph(c, { weights: so.constWeights ? params : undefined, fused: so.fused ?? provider !== 'cuda', target: targetFor(provider) });
     const s = new ChoiceScorer(c, await createSession(g, so), choiceIds, g.inputs.some((t) => t.name === 'attn_bias'));
     for (const t of g.inputs) { const a = params.get(t.name); if (a) s.weights[t.name] = new ort.Tensor('float32', a, t.shape as number[]); }
     return s;

@@ -1,4 +1,4 @@
-// Decoding on --device webgpu gives the CPU's greedy tokens: eval-pretrain and eval (the CLI),
+// Decoding on each GPU provider that starts (gpu-helpers.ts) gives the CPU's greedy tokens: eval-pretrain and eval (the CLI),
 // C-Eval's choice scorer, serve's batch decoder, and a mixture-of-experts model (dense dispatch
 // on the GPU, sparse on the CPU). The models are trained a little first, so greedy choices
 // are decided by margins far above float32 differences (random weights have near ties).
@@ -12,7 +12,7 @@ import { DecodeRunner } from '../src/model/decode-runner.js';
 import { Params } from '../src/model/params.js';
 import { BatchDecoder } from '../src/serve/batch-decoder.js';
 import { cli, flags, workspace, Workspace } from './helpers.js';
-import { WEBGPU_SKIP } from './webgpu-helpers.js';
+import { GPU_TIERS, GpuProvider } from './gpu-helpers.js';
 
 const SHAPE = ['--preset', 'tiny', '--hidden_size', '32', '--num_hidden_layers', '2', '--num_attention_heads', '4', '--num_key_value_heads', '2'];
 const RUN = ['--threads', '2', '--no-progress', '--learning_rate', '5e-3', '--batch_size', '8', '--max_seq_len', '48', '--accumulation_steps', '1',
@@ -32,7 +32,7 @@ function train(name: string, extra: string[]): string {
 }
 
 /** Greedy tokens of one prompt through DecodeRunner (the chat and eval path). */
-async function greedy(c: MiniMindConfig, params: Params, provider: 'cpu' | 'webgpu', prompt: number[], n: number): Promise<number[]> {
+async function greedy(c: MiniMindConfig, params: Params, provider: 'cpu' | GpuProvider, prompt: number[], n: number): Promise<number[]> {
   const r = await DecodeRunner.create(c, params, { provider, threads: 2 });
   const cache = r.emptyCache(), out: number[] = [];
   let logits = await r.run(prompt, cache);
@@ -41,7 +41,7 @@ async function greedy(c: MiniMindConfig, params: Params, provider: 'cpu' | 'webg
   return out;
 }
 
-describe('decoding on WebGPU gives the CPU\'s greedy tokens', { skip: WEBGPU_SKIP ?? false }, () => {
+for (const { provider: gpu, skip } of GPU_TIERS) describe(`decoding on ${gpu} gives the CPU's greedy tokens`, { skip: skip ?? false }, () => {
   before(async () => {
     ws = await workspace(200);
     dense = train('dense', []);
@@ -57,7 +57,7 @@ describe('decoding on WebGPU gives the CPU\'s greedy tokens', { skip: WEBGPU_SKI
       };
       const cpu = run('cpu');
       assert.ok(cpu.trim().length > prompt.length, `the CPU continued ${JSON.stringify(prompt)}: ${cpu}`);
-      assert.equal(run('webgpu'), cpu, `continuation of ${JSON.stringify(prompt)}`);
+      assert.equal(run(gpu), cpu, `continuation of ${JSON.stringify(prompt)}`);
     }
   });
 
@@ -69,7 +69,7 @@ describe('decoding on WebGPU gives the CPU\'s greedy tokens', { skip: WEBGPU_SKI
     };
     const cpu = run('cpu');
     assert.ok(cpu.trim().length > 0, 'the CPU replied');
-    assert.equal(run('webgpu'), cpu);
+    assert.equal(run(gpu), cpu);
   });
 
   test('the choice scorer (ceval): the same choices, log-probabilities within 1e-4', async () => {
@@ -77,23 +77,23 @@ describe('decoding on WebGPU gives the CPU\'s greedy tokens', { skip: WEBGPU_SKI
     // prompts of different lengths in one batch (padding and per-row last positions)
     const prompts = [[5, 9, 30, 41, 7], [12, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48], [100, 7, 9, 11]];
     const choices = [65, 66, 67, 68];
-    const score = async (provider: 'cpu' | 'webgpu') => {
+    const score = async (provider: 'cpu' | GpuProvider) => {
       const s = await ChoiceScorer.create(config, params, choices, { provider, threads: 2 });
       const lp = await s.logProbs(prompts);
       await s.release();
       return lp;
     };
-    const cpu = await score('cpu'), gpu = await score('webgpu');
+    const cpu = await score('cpu'), onGpu = await score(gpu);
     for (let i = 0; i < prompts.length; i++) {
-      assert.equal(gpu[i].indexOf(Math.max(...gpu[i])), cpu[i].indexOf(Math.max(...cpu[i])), `question ${i}: chosen answer`);
-      for (let k = 0; k < choices.length; k++) assert.ok(Math.abs(gpu[i][k] - cpu[i][k]) < 1e-4, `question ${i}, choice ${k}: ${gpu[i][k]} vs ${cpu[i][k]}`);
+      assert.equal(onGpu[i].indexOf(Math.max(...onGpu[i])), cpu[i].indexOf(Math.max(...cpu[i])), `question ${i}: chosen answer`);
+      for (let k = 0; k < choices.length; k++) assert.ok(Math.abs(onGpu[i][k] - cpu[i][k]) < 1e-4, `question ${i}, choice ${k}: ${onGpu[i][k]} vs ${cpu[i][k]}`);
     }
   });
 
   test('serve\'s batch decoder: rows that join and leave get the CPU\'s tokens', async () => {
     const { config, params } = loadModelDir(dense);
     const prompts = [[5, 9, 30, 41, 7], [12, 3], [40, 41, 42, 43, 44, 45, 46, 47, 48]];
-    const decode = async (provider: 'cpu' | 'webgpu') => {
+    const decode = async (provider: 'cpu' | GpuProvider) => {
       const d = await BatchDecoder.create(config, params, { provider, threads: 2 });
       const joined = await d.join(prompts.slice(0, 2));
       const tokens = new Map<number, number[]>(joined.map((j) => [j.key, [argmax(j.logits)]]));
@@ -106,14 +106,14 @@ describe('decoding on WebGPU gives the CPU\'s greedy tokens', { skip: WEBGPU_SKI
       await d.release();
       return [...tokens.values()];
     };
-    assert.deepEqual(await decode('webgpu'), await decode('cpu'));
+    assert.deepEqual(await decode(gpu), await decode('cpu'));
   });
 
-  test('mixture of experts: the same greedy tokens (dense dispatch on WebGPU)', async () => {
+  test('mixture of experts: the same greedy tokens (dense dispatch on the GPU)', async () => {
     const { config, params } = loadModelDir(moe);
     assert.ok(config.use_moe);
     for (const prompt of [[5, 9, 30, 41, 7], [12, 3, 77]]) {
-      assert.deepEqual(await greedy(config, params, 'webgpu', prompt, 16), await greedy(config, params, 'cpu', prompt, 16));
+      assert.deepEqual(await greedy(config, params, gpu, prompt, 16), await greedy(config, params, 'cpu', prompt, 16));
     }
   });
 });

@@ -1,6 +1,7 @@
-// WebGPU's own numerics against the CPU's: float16 loss scaling's overflow skip inside the
-// graph (run here with float32 products, the same graph's scaling and skip), state kept in
-// device memory (uploaded, updated, read back), and half precision where the adapter has it.
+// Each GPU provider's own numerics against the CPU's (gpu-helpers.ts): float16 loss scaling's
+// overflow skip inside the graph (with float32 products: the same graph's scaling and skip),
+// resident state (on WebGPU in device memory: uploaded, updated, read back), and half
+// precision where the device has it.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -10,7 +11,8 @@ import { initParams, Params } from '../src/model/params.js';
 import { TrainSession } from '../src/model/train-session.js';
 import { Rng } from '../src/util/rng.js';
 import { cli, isCleanError, workspace } from './helpers.js';
-import { WEBGPU_SKIP } from './webgpu-helpers.js';
+import { readMetrics } from '../src/train/loop.js';
+import { GPU_TIERS } from './gpu-helpers.js';
 
 const T = 32, B = 2;
 const c = resolveConfig('tiny', { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 });
@@ -27,11 +29,11 @@ const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => 
   return m;
 };
 
-describe('WebGPU numerics', { skip: WEBGPU_SKIP ?? false }, () => {
+for (const { provider: gpu, skip } of GPU_TIERS) describe(`${gpu} numerics`, { skip: skip ?? false }, () => {
   test('loss scaling on the device: an overflowed step is skipped inside the graph, as on the CPU', async () => {
     for (const update of ['adamw', 'accumulate'] as const) {
       const result: Record<string, { norms: number[]; weights: Map<string, Float32Array> }> = {};
-      for (const provider of ['cpu', 'webgpu'] as const) {
+      for (const provider of ['cpu', gpu] as const) {
         const s = await TrainSession.create(c, { seqLen: T, lossScaling: true, update }, { provider, threads: 2 });
         s.bind(initParams(c, 2));
         const run = async (scale: number, step: number) => {
@@ -49,17 +51,18 @@ describe('WebGPU numerics', { skip: WEBGPU_SKIP ?? false }, () => {
         result[provider] = { norms, weights: copy((await s.snapshot()).weights) };
         await s.release();
       }
-      const [cpu, gpu] = [result.cpu, result.webgpu];
-      assert.ok(Number.isFinite(gpu.norms[0]) && !Number.isFinite(gpu.norms[1]) && Number.isFinite(gpu.norms[2]), `${update}: WebGPU norms ${gpu.norms}`);
-      assert.ok(Math.abs(gpu.norms[2] - cpu.norms[2]) < 1e-5 * cpu.norms[2], `${update}: the step after the skip: norm ${gpu.norms[2]} vs ${cpu.norms[2]}`);
+      const [cpu, dev] = [result.cpu, result[gpu]];
+      assert.ok(Number.isFinite(dev.norms[0]) && !Number.isFinite(dev.norms[1]) && Number.isFinite(dev.norms[2]), `${update}: ${gpu} norms ${dev.norms}`);
+      assert.ok(Math.abs(dev.norms[2] - cpu.norms[2]) < 1e-5 * cpu.norms[2], `${update}: the step after the skip: norm ${dev.norms[2]} vs ${cpu.norms[2]}`);
       // two AdamW steps of lr 1e-3 from the same weights: the same within float32 sums (a flipped tiny gradient moves one weight by 2e-3)
-      assert.ok(maxDiff(cpu.weights, gpu.weights) < 2.5e-3, `${update}: weights after the skip differ by ${maxDiff(cpu.weights, gpu.weights)}`);
+      assert.ok(maxDiff(cpu.weights, dev.weights) < 2.5e-3, `${update}: weights after the skip differ by ${maxDiff(cpu.weights, dev.weights)}`);
     }
   });
 
-  test('state in device memory: restored values come back exactly, and an accumulation group sums on the device', async () => {
-    const s = await TrainSession.create(c, { seqLen: T, update: 'accumulate' }, { provider: 'webgpu', threads: 2 });
-    assert.ok(s.state.onDevice, 'WebGPU keeps the state in device memory');
+  test('resident state: restored values come back exactly, and an accumulation group sums as on the CPU', async () => {
+    const s = await TrainSession.create(c, { seqLen: T, update: 'accumulate' }, { provider: gpu, threads: 2 });
+    // WebGPU keeps it in device memory; CUDA's outputs come back to the host arrays
+    assert.equal(s.state.onDevice, gpu === 'webgpu');
     s.bind(initParams(c, 2));
     const target = initParams(c, 9);
     await s.restore(target, new Map(), new Map());
@@ -80,19 +83,27 @@ describe('WebGPU numerics', { skip: WEBGPU_SKIP ?? false }, () => {
     await s.release(); await cpu.release();
   });
 
-  test('half precision: float16 runs where the adapter has 16-bit shaders, else a one-line error; bfloat16 is refused by name', async () => {
+  test('half precision: float16 trains where the device has 16-bit shaders (else a one-line error); bfloat16 is refused by WebGPU by name', async () => {
     const ws = await workspace(60);
-    const args = (dtype: string) => ['pretrain', '--device', 'webgpu', '--dtype', dtype, '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--out_dir', path.join(ws.dir, dtype),
-      '--preset', 'tiny', '--hidden_size', '32', '--num_hidden_layers', '2', '--num_attention_heads', '4', '--num_key_value_heads', '2', '--max_steps', '2',
-      '--batch_size', '2', '--max_seq_len', '32', '--accumulation_steps', '1', '--no-progress'];
+    const args = (dtype: string, device: string = gpu) => ['pretrain', '--device', device, '--dtype', dtype, '--data_path', ws.corpus, '--tokenizer', ws.tokenizer,
+      '--out_dir', path.join(ws.dir, `${device}-${dtype}`), '--preset', 'tiny', '--hidden_size', '32', '--num_hidden_layers', '2', '--num_attention_heads', '4',
+      '--num_key_value_heads', '2', '--max_steps', '8', '--batch_size', '2', '--max_seq_len', '32', '--accumulation_steps', '1', '--no-progress', '--log_interval', '1'];
     const f16 = cli(args('float16'));
-    if (f16.code !== 0) {
+    if (f16.code === 0) {
+      // float16 products against float32 training on the CPU: torch.autocast's split, within half precision's rounding
+      assert.equal(cli(args('float32', 'cpu')).code, 0);
+      const half = readMetrics(path.join(ws.dir, `${gpu}-float16`, 'pretrain')), full = readMetrics(path.join(ws.dir, 'cpu-float32', 'pretrain'));
+      assert.equal(half.length, full.length);
+      half.forEach((m, i) => assert.ok(Math.abs(m.loss - full[i].loss) < 0.02 * full[i].loss, `step ${i + 1}: float16 ${m.loss} vs float32 ${full[i].loss}`));
+    } else {
       // SwiftShader has no shader-f16: float16 numerics are checked on real GPUs (scripts/device)
+      assert.equal(gpu, 'webgpu', f16.stderr);
       const err = isCleanError(f16, /float16 on --device webgpu: this WebGPU adapter has no 16-bit float shaders .*use --dtype float32/);
       assert.equal(err, null, err ?? '');
     }
-    const bf16 = cli(args('bfloat16'));
-    const err = isCleanError(bf16, /"webgpu" has no kernel for: MatMul \(bfloat16\)/);
-    assert.equal(err, null, err ?? '');
+    if (gpu === 'webgpu') {
+      const err = isCleanError(cli(args('bfloat16')), /"webgpu" has no kernel for: MatMul \(bfloat16\)/);
+      assert.equal(err, null, err ?? '');
+    }
   });
 });

@@ -1,7 +1,7 @@
-// Every training stage on --device webgpu against the same run on the CPU, step by step:
-// the loss and gradient norm of each optimizer step (metrics.jsonl, --log_interval 1) and the
-// weights at the end. Runs wherever a WebGPU adapter starts (webgpu-helpers.ts: SwiftShader
-// in CI) and says why it skips elsewhere.
+// Every training stage on each GPU provider that starts (gpu-helpers.ts: WebGPU on SwiftShader
+// in CI, CUDA where installed) against the same run on the CPU, step by step: the loss and
+// gradient norm of each optimizer step (metrics.jsonl, --log_interval 1) and the weights at
+// the end; and Ctrl-C / --from_resume on the device. Skips, saying why, where none starts.
 //
 // Tolerances: both providers compute in float32 but sum in other orders (GPU reductions in
 // workgroups, the CPU's blocked kernels), about 1e-7 relative per operation. Through a step
@@ -19,7 +19,7 @@ import { loadModelDir } from '../src/io/model-dir.js';
 import { initParams } from '../src/model/params.js';
 import { readMetrics } from '../src/train/loop.js';
 import { cli, flags, interruptedAndResumed, workspace, Workspace } from './helpers.js';
-import { WEBGPU_SKIP } from './webgpu-helpers.js';
+import { GPU_TIERS, GpuProvider } from './gpu-helpers.js';
 
 const SHAPE = ['--preset', 'tiny', '--hidden_size', '32', '--num_hidden_layers', '2', '--num_attention_heads', '4', '--num_key_value_heads', '2'];
 const RUN = ['--threads', '2', '--no-progress', '--log_interval', '1', '--save_interval', '1000', '--learning_rate', '3e-3', '--batch_size', '4',
@@ -29,10 +29,10 @@ const LR = 3e-3;
 let ws: Workspace, chats: string, pairs: string, base: string;
 const corpus = demoCorpus(7, 200, 40, 200);
 
-/** Run a stage on the CPU and on WebGPU with the same flags; returns both run directories. */
-function onBoth(stage: string, name: string, args: string[]): { cpu: string; gpu: string } {
+/** Run a stage on the CPU and on the GPU provider with the same flags; returns both run directories. */
+function onBoth(gpu: GpuProvider, stage: string, name: string, args: string[]): { cpu: string; gpu: string } {
   const dirs = { cpu: '', gpu: '' };
-  for (const device of ['cpu', 'webgpu'] as const) {
+  for (const device of ['cpu', gpu] as const) {
     const out = path.join(ws.dir, `${name}-${device}`);
     const r = cli([stage, ...flags(RUN, args, ['--device', device, '--out_dir', out])]);
     assert.equal(r.code, 0, `${stage} --device ${device}: ${r.stderr}`);
@@ -79,7 +79,7 @@ function assertClose(d: Diff, what: string): void {
   assert.ok(d.updateRel < 1e-3, `${what}: the weights' updates differ by ${d.updateRel} of their size`);
 }
 
-describe('training stages on WebGPU match the CPU step by step', { skip: WEBGPU_SKIP ?? false }, () => {
+for (const { provider, skip } of GPU_TIERS) describe(`training stages on ${provider} match the CPU step by step`, { skip: skip ?? false }, () => {
   before(async () => {
     ws = await workspace(200);
     chats = path.join(ws.dir, 'sft.jsonl');
@@ -99,33 +99,33 @@ describe('training stages on WebGPU match the CPU step by step', { skip: WEBGPU_
   const fromBase = () => { const { params } = loadModelDir(base); return (k: string) => params.get(k); };
 
   test('pretrain, dense', () => {
-    const d = onBoth('pretrain', 'dense', [...SHAPE, '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--max_steps', '6']);
+    const d = onBoth(provider, 'pretrain', 'dense', [...SHAPE, '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--max_steps', '6']);
     assertClose(compare(d.cpu, d.gpu, 'model.safetensors', fresh(d.cpu)), 'dense');
   });
 
   test('pretrain, dense, gradient accumulation (accumulate + apply graphs)', () => {
-    const d = onBoth('pretrain', 'accum', [...SHAPE, '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--max_steps', '4', '--accumulation_steps', '3']);
+    const d = onBoth(provider, 'pretrain', 'accum', [...SHAPE, '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--max_steps', '4', '--accumulation_steps', '3']);
     assertClose(compare(d.cpu, d.gpu, 'model.safetensors', fresh(d.cpu)), 'accum');
   });
 
-  test('pretrain, mixture of experts (dense dispatch on WebGPU, sparse on the CPU)', () => {
-    const d = onBoth('pretrain', 'moe', [...SHAPE, '--use_moe', '1', '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--max_steps', '6']);
+  test('pretrain, mixture of experts (dense dispatch on the GPU, sparse on the CPU)', () => {
+    const d = onBoth(provider, 'pretrain', 'moe', [...SHAPE, '--use_moe', '1', '--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--max_steps', '6']);
     assertClose(compare(d.cpu, d.gpu, 'model.safetensors', fresh(d.cpu)), 'moe');
   });
 
   test('full SFT', () => {
-    const d = onBoth('full-sft', 'sft', ['--from_weight', base, '--data_path', chats, '--max_steps', '6', '--max_seq_len', '96']);
+    const d = onBoth(provider, 'full-sft', 'sft', ['--from_weight', base, '--data_path', chats, '--max_steps', '6', '--max_seq_len', '96']);
     assertClose(compare(d.cpu, d.gpu, 'model.safetensors', fromBase()), 'sft');
   });
 
   test('LoRA', () => {
-    const d = onBoth('lora-sft', 'lora', ['--from_weight', base, '--data_path', chats, '--max_steps', '6', '--max_seq_len', '96', '--lora_rank', '4']);
+    const d = onBoth(provider, 'lora-sft', 'lora', ['--from_weight', base, '--data_path', chats, '--max_steps', '6', '--max_seq_len', '96', '--lora_rank', '4']);
     // B starts at zero (PEFT and MiniMind alike): its update is its value
     assertClose(compare(d.cpu, d.gpu, 'adapter_model.safetensors', (k) => (k.includes('lora_B') ? new Float32Array(1e6) : undefined)), 'lora');
   });
 
   test('DPO (policy and frozen reference on the device)', () => {
-    const d = onBoth('dpo-train', 'dpo', ['--from_weight', base, '--data_path', pairs, '--max_steps', '6', '--max_seq_len', '96', '--learning_rate', '1e-3', '--batch_size', '2']);
+    const d = onBoth(provider, 'dpo-train', 'dpo', ['--from_weight', base, '--data_path', pairs, '--max_steps', '6', '--max_seq_len', '96', '--learning_rate', '1e-3', '--batch_size', '2']);
     assertClose(compare(d.cpu, d.gpu, 'model.safetensors', fromBase()), 'dpo');
   });
 
@@ -141,10 +141,10 @@ describe('training stages on WebGPU match the CPU step by step', { skip: WEBGPU_
     ['dpo-train', 'DPO', ['--max_steps', '6', '--max_seq_len', '96', '--batch_size', '2'], 'model.safetensors'],
   ];
   for (const [stage, what, args, file] of resumeCases) {
-    test(`${what}: Ctrl-C on WebGPU saves a checkpoint from the device, and --from_resume continues exactly`, async () => {
+    test(`${what}: Ctrl-C on ${provider} saves a checkpoint from the device, and --from_resume continues exactly`, async () => {
       const data = stage === 'pretrain' ? ['--data_path', ws.corpus, '--tokenizer', ws.tokenizer] : ['--from_weight', base, '--data_path', stage === 'dpo-train' ? pairs : chats];
-      const out = (name: string) => path.join(ws.dir, `resume-${stage}-${name}`);
-      const [full, resumed] = await interruptedAndResumed((name) => [stage, ...flags(RUN, data, args, ['--device', 'webgpu', '--out_dir', out(name), '--save_weight', 'run'])],
+      const out = (name: string) => path.join(ws.dir, `resume-${provider}-${stage}-${name}`);
+      const [full, resumed] = await interruptedAndResumed((name) => [stage, ...flags(RUN, data, args, ['--device', provider, '--out_dir', out(name), '--save_weight', 'run'])],
         (name) => path.join(out(name), 'run'), file, 2);
       assert.ok(full.equals(resumed), `${what}: the resumed run's ${file} differs from the uninterrupted run's`);
     });

@@ -1,6 +1,6 @@
 // Placement proven from ONNX Runtime itself (runtime/placement.ts reads its verbose "Node
-// placements" log and the graph as it optimized it): on WebGPU every training and decoding
-// graph runs on the device, except shape arithmetic (Shape, and Gathers/Slices/Concats/Casts
+// placements" log and the graph as it optimized it): on each GPU provider that starts
+// (gpu-helpers.ts) every training and decoding graph runs on the device, except shape arithmetic (Shape, and Gathers/Slices/Concats/Casts
 // over shapes and small integer constants, which ORT keeps on the CPU where shapes live),
 // and no tensor data is copied between host and device inside a run. And the static table of
 // kernels WebGPU lacks (runtime/op-support.ts) is checked against what the runtime does.
@@ -14,7 +14,7 @@ import { buildApplyGraph, buildChoiceGraph, buildTrainGraph, BuildOptions } from
 import { initParams } from '../src/model/params.js';
 import { MISSING_KERNELS, missingKernels } from '../src/runtime/op-support.js';
 import { describePlacement, nodePlacement } from '../src/runtime/placement.js';
-import { WEBGPU_SKIP } from './webgpu-helpers.js';
+import { EP_NAME, GPU_TIERS, GpuProvider } from './gpu-helpers.js';
 
 const dense = resolveConfig('tiny', { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300 });
 const moe = resolveConfig('tiny', { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300, use_moe: true });
@@ -24,9 +24,9 @@ const T = 32;
 const train = (c: typeof dense, o: BuildOptions) => buildTrainGraph(c, { seqLen: T, target: 'gpu', ...o }).graph;
 
 /** Every graph a stage or a decoder builds for a GPU provider. */
-async function graphs(): Promise<[string, Graph][]> {
-  const shapes = (c: typeof dense) => new Map(buildTrainGraph(c, { seqLen: T }).trainable.map((n) => [n, buildTrainGraph(c, { seqLen: T }).params.get(n)!.shape as number[]]));
-  const gpu = { provider: 'webgpu' as const };
+async function graphs(provider: GpuProvider): Promise<[string, Graph][]> {
+  const shapes = (c: typeof dense) => { const tg = buildTrainGraph(c, { seqLen: T }); return new Map(tg.trainable.map((n) => [n, tg.params.get(n)!.shape as number[]])); };
+  const gpu = { provider };
   return [
     ['pretrain (AdamW in the graph)', train(dense, { update: 'adamw' })],
     ['pretrain, accumulation (accumulate)', train(dense, { update: 'accumulate' })],
@@ -41,31 +41,31 @@ async function graphs(): Promise<[string, Graph][]> {
     ['decode, 4-bit weights', await windowDecodeGraph(dense, initParams(dense, 1), { ...gpu, quantize: 'q4' })],
     ['decode, MoE', await windowDecodeGraph(moe, initParams(moe, 1), gpu)],
     ['decode with a LoRA adapter', await windowDecodeGraph(dense, initParams(dense, 1), gpu, { hook: { linearHook: loraHook(lc), extraParams: loraSpecs(dense, lc) } })],
-    ['C-Eval choice scorer', buildChoiceGraph(dense, { target: 'gpu' })],
-    ['C-Eval choice scorer, MoE', buildChoiceGraph(moe, { target: 'gpu' })],
+    ['C-Eval choice scorer', buildChoiceGraph(dense, { target: 'gpu', fused: provider !== 'cuda' })],
+    ['C-Eval choice scorer, MoE', buildChoiceGraph(moe, { target: 'gpu', fused: provider !== 'cuda' })],
   ];
 }
 
-describe('placement on WebGPU, read from ONNX Runtime', { skip: WEBGPU_SKIP ?? false }, () => {
+for (const { provider, skip } of GPU_TIERS) describe(`placement on ${provider}, read from ONNX Runtime`, { skip: skip ?? false }, () => {
   test('every training and decoding graph runs on the device; only shape arithmetic stays on the CPU, and no data is copied', async () => {
-    for (const [what, g] of await graphs()) {
-      assert.deepEqual(missingKernels(g, 'webgpu'), [], `${what}: the static check finds no missing kernel`);
-      const p = await nodePlacement(g, 'webgpu');
+    for (const [what, g] of await graphs(provider)) {
+      assert.deepEqual(missingKernels(g, provider), [], `${what}: the static check finds no missing kernel`);
+      const p = await nodePlacement(g, provider);
       const line = describePlacement(p);
-      assert.ok((p.byProvider.get('WebGpuExecutionProvider')?.length ?? 0) > 0, `${what}: nothing on WebGPU: ${line}`);
+      assert.ok((p.byProvider.get(EP_NAME[provider])?.length ?? 0) > 0, `${what}: nothing on ${provider}: ${line}`);
       assert.deepEqual(p.dataOnCpu.map((d) => `${d.node.op} (${d.node.name}) ${d.because}`), [], `${what}: ${line}`);
       assert.deepEqual(p.copies.filter((c) => c.of === 'data').map((c) => c.node.name), [], `${what}: ${line}`);
     }
   });
 
-  test('the check itself sees compute on the CPU: a sparse MoE graph (NonZero) is caught', async () => {
+  test('the check itself sees compute on the CPU: a sparse MoE graph (NonZero) is caught', { skip: provider !== 'webgpu' && 'CUDA has NonZero' }, async () => {
     const g = buildTrainGraph(moe, { seqLen: T, update: 'adamw', target: 'cpu' }).graph;
     assert.ok(missingKernels(g, 'webgpu').some((m) => m.startsWith('NonZero')), 'the static table names NonZero');
     const p = await nodePlacement(g, 'webgpu');
     assert.ok(p.dataOnCpu.some((d) => d.node.op === 'NonZero'), `NonZero is reported as compute on the CPU: ${describePlacement(p)}`);
   });
 
-  test('each kernel the static table says WebGPU lacks is indeed not run by WebGPU, and the same op in float32 is', async () => {
+  test('each kernel the static table says WebGPU lacks is indeed not run by WebGPU, and the same op in float32 is', { skip: provider !== 'webgpu' && 'the WebGPU table' }, async () => {
     const wrong: string[] = [];
     for (const gap of MISSING_KERNELS.webgpu) {
       const dtype: DType = gap.dtype ?? 'float32';
