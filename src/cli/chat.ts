@@ -10,6 +10,7 @@ import { Quantize } from '../model/generate.js';
 import { loadAdapter, mergeLora } from '../model/lora.js';
 import { ChatMessage } from '../tokenizer/tokenizer.js';
 import { chatRepl } from './chat-repl.js';
+import { stepBar } from './step-bar.js';
 import { UserError } from '../util/errors.js';
 import { flagGiven } from './argv.js';
 import { Args, bool01, handler, loadOptions, modelConfig, modelSource, rel, requireDir, resolveWeight, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
@@ -94,12 +95,20 @@ export const mergeLoraCommand = {
   builder: (y: Argv) => y
     .option('base', { type: 'string', default: 'out/full_sft', describe: 'base model directory' })
     .option('adapter', { type: 'string', default: 'out/lora_sft', describe: 'adapter directory' })
-    .option('out', { type: 'string', default: 'out/lora_merged', describe: 'where to write the merged model' }),
+    .option('out', { type: 'string', default: 'out/lora_merged', describe: 'where to write the merged model' })
+    .option(...bool01('progress', 'show a progress bar', true)),
   handler: handler(async (a: Args) => {
     requireDir(a.base as string, 'base model', 'train it first');
+    const bar = stepBar('merge-lora', a.progress as boolean);
+    bar('reading', 0, 1);
     const { config, params } = loadModelDir(a.base as string);
     const { lc, params: ad } = loadAdapter(a.adapter as string, config);
-    saveModelDir(a.out as string, config, mergeLora(config, params, ad, lc), a.base as string);
+    bar('reading', 1, 1);
+    const merged = mergeLora(config, params, ad, lc, (d, t) => bar('merging', d, t));
+    bar('writing', 0, 1);
+    saveModelDir(a.out as string, config, merged, a.base as string);
+    bar('writing', 1, 1);
+    bar.stop();
     if (!fs.existsSync(path.join(a.out as string, 'tokenizer.json'))) process.stderr.write(chalk.yellow('note: no tokenizer copied (the base directory has none)\n'));
     process.stderr.write(`${chalk.green('done')}: merged ${lc.targets.length} adapted layers -> ${rel(a.out as string)}\n`);
   }),
