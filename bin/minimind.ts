@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // minimind: train a small language model from raw text to chat, on your own computer.
+import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
@@ -56,4 +57,6 @@ await yargs(argv)
     process.exit(1);
   })
   .help()
+  .version(JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
+  .epilogue('Every flag also takes its kebab-case spelling (--data-path for --data_path); 0/1 flags take 1/0, --flag and --no-flag.')
   .parseAsync();
