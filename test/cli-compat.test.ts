@@ -122,3 +122,9 @@ test('pretrain with no tokenizer trains one on its data first (into model/), or 
   expectError(cli(['pretrain', ...TINY, '--data_path', 'missing.jsonl'], bare), /cannot read data file missing\.jsonl: no such file/);
   assert.ok(!fs.existsSync(path.join(bare, 'model', 'tokenizer.json')));
 });
+
+test('bench ceval where there is no tokenizer: one trained on generated text, and a note naming MiniMind\'s', () => {
+  const r = ok(cli(['bench', 'ceval', '--data_dir', path.join(ROOT, 'test', 'fixtures', 'ceval', 'data'), '--preset', 'tiny', '--threads', '1', '--json'], tmpDir('minimind-fresh-')));
+  assert.match(r.stderr, /note: no tokenizer in model\/: using one trained on generated text \(`minimind download tokenizer` fetches MiniMind's\)/);
+  assert.ok(JSON.parse(r.stdout).questions > 0);
+});
