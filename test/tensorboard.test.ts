@@ -1,12 +1,14 @@
-// TensorBoard event files: byte for byte what TensorBoard's own writer makes (fixture from
+// Training curves. TensorBoard event files: byte for byte what TensorBoard's own writer makes (fixture from
 // scripts/fixtures/make_tensorboard_fixture.py), and a training run's <run>/tb decoded here
 // (and, where a Python with tensorboard is found, by TensorBoard's own reader) equal to its
-// metrics.jsonl, a resumed run's later steps replacing the first process's.
+// metrics.jsonl, a resumed run's later steps replacing the first process's. loss.svg: the
+// learning rate on an axis of its own, and the eval loss where one is logged.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { runChart } from '../src/train/chart.js';
 import { crc32c, eventProto, TbEvent, tfRecord } from '../src/train/tensorboard.js';
 import { cli, flags, ROOT, TINY, workspace, Workspace } from './helpers.js';
 
@@ -135,4 +137,22 @@ test('a resumed run starts a new event file that tells TensorBoard to drop the f
   const m = metrics('res'), last = new Map(m.map((e) => [e.step, e]));
   assert.deepEqual(scalars['train/loss'], [1, 2, 3, 4].map((s) => [s, f32(last.get(s)!.loss)]));
   assert.deepEqual(scalars['train/lr'].map((p) => p[0]), [1, 2, 3, 4]);
+});
+
+test('loss.svg: train loss, the learning rate dashed on its own axis, and the eval loss where one is logged', () => {
+  const m = [1, 2, 3, 4].map((step) => ({ step, loss: 5 - step, lr: 1e-4 * step, ...(step % 2 ? {} : { eval_loss: 6 - step }) }));
+  const svg = runChart(m, 'pretrain');
+  const paths = [...svg.matchAll(/<path d="([^"]+)"[^>]*stroke="([^"]+)"[^>]*>/g)];
+  assert.equal(paths.length, 3, svg);
+  assert.match(svg, />eval loss</);
+  assert.match(svg, />learning rate \(right axis\)</);
+  assert.match(svg, /stroke-dasharray/);
+  assert.match(svg, />4\.0e-4</, 'the right axis is labelled in the learning rate\'s own scale');
+  // each line spans the plot on its own scale: the learning rate rises while the loss falls
+  const ys = (d: string) => [...d.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((x) => Number(x[1]));
+  const [loss, , lr] = paths.map((p) => ys(p[1]));
+  assert.ok(loss[0] < loss[3] && lr[0] > lr[3], 'SVG y grows downwards: loss goes down the page, lr up');
+  const noEval = runChart(m.map(({ eval_loss: _e, ...e }) => e), 'pretrain');
+  assert.doesNotMatch(noEval, /eval loss/);
+  assert.match(fs.readFileSync(path.join(out, 'moe', 'loss.svg'), 'utf8'), /learning rate \(right axis\)/, 'a run\'s own loss.svg');
 });
