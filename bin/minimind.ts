@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // minimind: train a small language model from raw text to chat, on your own computer.
+import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
-import { apply01Defaults } from '../src/cli/common.js';
+import { normalizeFlags } from '../src/cli/argv.js';
+import { isUserFacing } from '../src/util/errors.js';
+import { apply01Defaults, helpLayout } from '../src/cli/common.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { cevalCommand } from '../src/cli/ceval.js';
 import { evalPplCommand } from '../src/cli/eval-ppl.js';
@@ -23,48 +26,37 @@ import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
 if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
 
-const argv = hideBin(process.argv);
-// yargs merges a repeated numeric flag by adding the values; say so instead of guessing
-const LIST_OPTIONS = new Set(['data', 'input']);
-const seen = new Set<string>();
-for (const a of argv) {
-  const m = /^--(?:no-)?([A-Za-z_][\w-]*)/.exec(a);
-  if (!m || LIST_OPTIONS.has(m[1])) continue;
-  if (seen.has(m[1])) { process.stderr.write(`error: --${m[1]} is given more than once\n`); process.exit(1); }
-  seen.add(m[1]);
+const COMMANDS = [
+  downloadCommand, trainTokenizerCommand, dataProcessCommand, pretrainCommand,
+  evalPretrainCommand, fullSftCommand, loraSftCommand, mergeLoraCommand,
+  dpoCommand, chatCommand, serveCommand, chatApiCommand,
+  demoCommand, cevalCommand, evalPplCommand, benchCommand,
+  installCudaCommand, exportCommand, launchCommand,
+];
+
+let argv: string[];
+try {
+  argv = normalizeFlags(hideBin(process.argv)); // kebab-case spellings; a flag given twice is refused
+} catch (e) {
+  process.stderr.write(`error: ${(e as Error).message}\n`);
+  process.exit(1);
 }
 
 await yargs(argv)
   .scriptName('minimind')
   .usage('$0 <command> [options]')
   .middleware(apply01Defaults, true)
-  .command(downloadCommand)
-  .command(trainTokenizerCommand)
-  .command(dataProcessCommand)
-  .command(pretrainCommand)
-  .command(evalPretrainCommand)
-  .command(fullSftCommand)
-  .command(loraSftCommand)
-  .command(mergeLoraCommand)
-  .command(dpoCommand)
-  .command(chatCommand)
-  .command(serveCommand)
-  .command(chatApiCommand)
-  .command(demoCommand)
-  .command(cevalCommand)
-  .command(evalPplCommand)
-  .command(benchCommand)
-  .command(installCudaCommand)
-  .command(exportCommand)
-  .command(launchCommand)
+  .command(COMMANDS.map(helpLayout))
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
   .recommendCommands()
   .wrap(Math.min(120, process.stdout.columns || 100))
   .fail((msg, err) => {
-    if (err) throw err;
+    if (err && !isUserFacing(err)) throw err; // a bug: its stack trace
     process.stderr.write(`error: ${msg}\nrun with --help for usage\n`);
     process.exit(1);
   })
   .help()
+  .version(JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
+  .epilogue('Every flag also takes its kebab-case spelling (--data-path for --data_path); 0/1 flags take 1/0, --flag and --no-flag.')
   .parseAsync();

@@ -62,8 +62,8 @@ test('MiniMind flags without an effect here are accepted with a one-line notice,
   assert.doesNotMatch(quiet.stderr, /note:/);
   const r = ok(pretrain('--save_weight', 'n1', '--dtype', 'bfloat16', '--use_wandb', '1', '--wandb_project', 'MiniMind-Pretrain', '--num_workers', '8', '--use_compile', '1'));
   assert.match(r.stderr, /note: --dtype bfloat16 applies to --device cuda or webgpu; the CPU trains in float32/);
-  assert.match(r.stderr, /note: --use_wandb: Weights & Biases logging does not exist yet; metrics go to .*n1.metrics\.jsonl/);
-  assert.match(r.stderr, /note: --wandb_project MiniMind-Pretrain: Weights & Biases logging does not exist yet/);
+  assert.match(r.stderr, /note: --use_wandb: Weights & Biases is not logged from here; .*`wandb sync --project MiniMind-Pretrain .*n1.tb`/);
+  assert.equal(r.stderr.split('\n').filter((l) => /wandb/.test(l)).length, 1, 'one line for --use_wandb and --wandb_project together');
   assert.match(r.stderr, /note: --num_workers has no effect here/);
   assert.match(r.stderr, /note: --use_compile has no effect here/);
   assert.ok(fs.statSync(path.join(out, 'n1', 'metrics.jsonl')).size > 0);

@@ -31,8 +31,8 @@ export async function workspace(docs = 400): Promise<Workspace> {
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-export function cli(args: string[], cwd = ROOT): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+export function cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,24 +1,16 @@
 // Data processing of a generated pretrain JSONL (1 GB by default) into token shards:
 // throughput against the tokenizer binding's raw encoding speed, and peak memory, which
 // must not grow with the input size.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { processData } from '../data/process.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
-import { benchCorpus, benchDir, encodeSpeed } from './tokenizer.js';
+import { benchCorpus, benchDir, benchTokenizerDir, encodeSpeed } from './tokenizer.js';
 import { machine, peakRssMb } from './stats.js';
 
 export async function benchData(mb = 1000, rawMb = 100): Promise<Record<string, unknown>> {
   const corpus = benchCorpus(mb);
-  const tokDir = path.join(benchDir(), 'tokenizer-data');
-  if (!fs.existsSync(path.join(tokDir, 'tokenizer.json'))) {
-    // in a child process, so that this process's peak memory is the processing's alone
-    const bin = fileURLToPath(new URL('../../bin/minimind.js', import.meta.url));
-    const r = spawnSync(process.execPath, [bin, 'train-tokenizer', '--data', benchCorpus(20), '--out', tokDir, '--no-progress'], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('training the benchmark tokenizer failed');
-  }
+  const tokDir = benchTokenizerDir();
   const tok = MiniTokenizer.load(tokDir);
   const rssBefore = peakRssMb();
   const out = path.join(benchDir(), `shards-${mb}mb`);

@@ -1,8 +1,10 @@
 // Tokenizer training on ~100 MB of mixed Chinese/English text, and encoding speed of the
 // result with the tokenizers binding (both cores busy).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { readJsonl } from '../data/lines.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
@@ -20,6 +22,21 @@ export function benchCorpus(mb: number): string {
   const f = path.join(benchDir(), `corpus-${mb}mb.jsonl`);
   if (!fs.existsSync(f)) { const tmp = `${f}.tmp-${process.pid}`; writeCorpus(tmp, mb); fs.renameSync(tmp, f); }
   return f;
+}
+
+/**
+ * A 6400-token tokenizer trained on 20 MB of the generated corpus, made once and reused: what
+ * the benchmarks tokenize with when the machine has no tokenizer of its own. Trained in a
+ * child process, so that this process's peak memory stays the benchmark's own.
+ */
+export function benchTokenizerDir(): string {
+  const dir = path.join(benchDir(), 'tokenizer-data');
+  if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) {
+    const bin = fileURLToPath(new URL('../../bin/minimind.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'train-tokenizer', '--data', benchCorpus(20), '--out', dir, '--no-progress'], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('training the benchmark tokenizer failed');
+  }
+  return dir;
 }
 
 /**

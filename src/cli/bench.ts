@@ -1,17 +1,18 @@
 import type { Argv } from 'yargs';
 import { benchDecode } from '../bench/decode.js';
 import { benchTrain, TrainMode } from '../bench/train.js';
-import { benchTokenizer } from '../bench/tokenizer.js';
+import { benchTokenizer as benchTokenizerTraining, benchTokenizerDir } from '../bench/tokenizer.js';
 import { benchData } from '../bench/data.js';
 import { benchCeval } from '../bench/ceval.js';
 import { benchServe, ServeBenchOptions } from '../bench/serve.js';
 import { HalfType } from '../graph/graph.js';
 import { benchMatmul, trainShapes } from '../bench/matmul.js';
 import { profileFiles, summarizeProfile } from '../bench/profile.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import fs, { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
+import { flagGiven } from './argv.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
 
 export const benchCommand = {
@@ -25,8 +26,8 @@ export const benchCommand = {
     .option('shapes_out', { type: 'string', describe: 'matmul: also write the shape list (JSON) here, for scripts/bench/torch_mm.py' })
     .option('corpus_mb', { type: 'number', describe: 'tokenizer/data: size of the generated corpus in MB (default 100 / 1000)' })
     .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo'], describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference)' })
-    .option('batch_size', { type: 'number', default: 4 })
-    .option('max_seq_len', { type: 'number', default: 512 })
+    .option('batch_size', { type: 'number', default: 4, describe: 'train/matmul: sequences per step' })
+    .option('max_seq_len', { type: 'number', default: 512, describe: 'train/matmul: tokens per sequence' })
     .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
     .option('timed', { type: 'number', default: 5, describe: 'timed runs (the median is reported)' })
     .option('requests', { type: 'number', default: 32, describe: 'serve: requests per concurrency level' })
@@ -41,7 +42,7 @@ export const benchCommand = {
     .option('mem_pattern', { type: 'boolean', default: false, describe: "ONNX Runtime's memory pattern planning" })
     .option('mem_arena', { type: 'boolean', describe: "ONNX Runtime's CPU memory arena (default: on for training sessions, whose shapes repeat every step; off otherwise)" })
     .option('data_dir', { type: 'string', default: 'dataset/ceval-exam', describe: 'ceval: C-Eval folder (val/*.csv)' })
-    .option('tokenizer', { type: 'string', default: 'model', describe: 'ceval: tokenizer directory' })
+    .option('tokenizer', { type: 'string', default: 'model', describe: 'ceval: tokenizer directory (without one in model/: a tokenizer trained on generated text)' })
     .option('batch_tokens', { type: 'number', describe: 'ceval: tokens per forward pass (default 1024)' })
     .option('one_at_a_time', { type: 'boolean', default: false, describe: 'ceval: one question per run through the decode graph, full LM head (for comparison)' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'decode: weight format (q4: 4-bit MatMulNBits)' })
@@ -61,15 +62,15 @@ async function benchOne(a: Args): Promise<void> {
   const c = modelConfig(a);
   const so = { ...sessionOptions(a), memArena: a.mem_arena as boolean | undefined, memPattern: a.mem_pattern as boolean, profilePrefix: a.profile as string | undefined };
   const started = Date.now();
-  if (a.profile) mkdirSync(dirname(resolve(a.profile as string)), { recursive: true });
+  if (a.profile) fs.mkdirSync(path.dirname(path.resolve(a.profile as string)), { recursive: true });
   if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');
   const res = a.what === 'serve' ? await benchServe(c, serveOptions(a))
     : a.what === 'train'
     ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
     : a.what === 'matmul' ? await benchMatmul(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)
-    : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: a.tokenizer as string, batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
+    : a.what === 'ceval' ? await benchCeval(c, so, { dataDir: a.data_dir as string, tokenizer: cevalTokenizer(a), batchTokens: a.batch_tokens as number | undefined, oneAtATime: a.one_at_a_time as boolean })
     : a.what === 'decode' ? await benchDecode(c, { ...so, quantize: a.quantize as Quantize }, 16, 100, a.timed as number)
-      : a.what === 'tokenizer' ? await benchTokenizer((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
+      : a.what === 'tokenizer' ? await benchTokenizerTraining((a.corpus_mb as number | undefined) ?? 100) : await benchData((a.corpus_mb as number | undefined) ?? 1000);
   const profile = a.profile ? summarizeProfile(profileFiles(a.profile as string, started)) : undefined;
   const out = { ...(a.what === 'tokenizer' || a.what === 'data' ? {} : { preset: a.preset }), ...(a.what === 'decode' ? { quantize: a.quantize } : {}), ...res, ...(profile ? { profile } : {}) };
   if (a.json) process.stdout.write(JSON.stringify(out) + '\n');
@@ -78,6 +79,14 @@ async function benchOne(a: Args): Promise<void> {
 
 type Shape = { m: number; k: number; n: number; trans: string; count: number; what: string; gflops: number };
 const shapeTable = (ss: Shape[]) => ss.map((s) => `\n  ${`${s.m}x${s.k}x${s.n}${s.trans ? ` trans${s.trans}` : ''}`.padEnd(24)} x${String(s.count).padEnd(4)} ${s.gflops.toFixed(1).padStart(7)} GFLOP/s  ${s.what}`).join('');
+
+/** --tokenizer, else model/'s, else (a fresh clone, an installed package) one trained on the benchmarks' generated text */
+function cevalTokenizer(a: Args): string {
+  const dir = a.tokenizer as string;
+  if (flagGiven('tokenizer') || fs.existsSync(path.join(dir, 'tokenizer.json'))) return dir;
+  process.stderr.write(`note: no tokenizer in ${dir}/: using one trained on generated text (\`minimind download tokenizer\` fetches MiniMind's)\n`);
+  return benchTokenizerDir();
+}
 
 function serveOptions(a: Args): ServeBenchOptions {
   const levels = String(a.clients).split(',').map(Number);

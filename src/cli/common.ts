@@ -1,8 +1,9 @@
 // Options shared by the commands (named like MiniMind's scripts), and the error boundary:
 // a user error prints one red line and exits 1; anything else is a bug and shows its stack.
 import fs from 'node:fs';
+import path from 'node:path';
 import chalk from 'chalk';
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { CONFIG_FIELDS, FAMILIES, FIELD_NAMES, MiniMindConfig, PRESETS, resolveConfig } from '../model/config.js';
 import { SamplingOptions } from '../model/generate.js';
 import { checkDevice } from '../runtime/providers.js';
@@ -43,9 +44,34 @@ export function bool01<K extends string>(name: K, describe: string, dflt?: boole
 }
 
 /** yargs middleware (before validation): the defaults of the command's 0/1 flags not given. */
-export function apply01Defaults(argv: Record<string, unknown>, y?: { getOptions(): { key: Record<string, unknown> } }): void {
+export function apply01Defaults(argv: Record<string, unknown>, y?: YargsInternals): void {
   const known = y!.getOptions().key; // yargs passes its instance (its typings leave it out)
   for (const [k, d] of DEFAULTS_01) if (argv[k] === undefined && k in known) argv[k] = d;
+}
+
+interface YargsInternals { getGroups(): Record<string, string[]>; getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }
+
+/** The help's groups, in the order they are shown: the command's own flags first, model shape last. */
+const HELP_GROUPS = ['Positionals:', 'Options:', 'Training:', 'LoRA:', 'DPO:', 'Sampling:', 'Runtime:', 'MiniMind compatibility:', 'Model:'];
+
+/**
+ * A command whose --help lists its own flags first (under "Options:", ahead of the global
+ * --help and --version) and the model-shape flags last: yargs shows groups in the order they
+ * were created, and ungrouped flags after the global ones.
+ */
+export function helpLayout<C extends CommandModule<any, any>>(c: C): C { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (typeof c.builder !== 'function') return c;
+  const build = c.builder;
+  return { ...c, builder: (y: Argv) => {
+    for (const g of HELP_GROUPS) y.group([], g);
+    const out = (build(y) ?? y) as Argv;
+    const { getGroups, getOptions } = out as unknown as YargsInternals; // (yargs' typings leave these out)
+    const grouped = new Set(Object.values(getGroups.call(out)).flat());
+    const { key, alias } = getOptions.call(out);
+    const aliases = new Set(Object.values(alias).flat());
+    const own = Object.keys(key).filter((k) => !grouped.has(k) && !aliases.has(k) && k !== 'help' && k !== 'version');
+    return out.group(own, 'Options:');
+  } };
 }
 
 /** `--from_resume`: 1/0 as in MiniMind, or a checkpoint directory. */
@@ -85,8 +111,29 @@ export function modelOptions<T>(y: Argv<T>): Argv<T> {
 
 export function runtimeOptions<T>(y: Argv<T>) {
   return y
-    .option('device', { type: 'string', default: 'cpu', choices: PROVIDERS, describe: 'execution provider (auto: accelerator if one starts, else CPU)', group: 'Runtime:' })
+    .option('device', { type: 'string', default: 'cpu', describe: `execution provider: ${PROVIDERS.join(', ')} (auto: an accelerator if one starts, else the CPU); cuda:N picks GPU N, as in MiniMind`, group: 'Runtime:' })
     .option('threads', { type: 'number', default: 0, describe: 'CPU threads (0 = all cores)', group: 'Runtime:' });
+}
+
+/** the GPUs visible when this process started (parseDevice narrows the variable) */
+const VISIBLE_GPUS = process.env.CUDA_VISIBLE_DEVICES;
+
+/**
+ * `--device`: a provider name, or MiniMind's `cuda:N`, which selects the N-th visible GPU by
+ * narrowing CUDA_VISIBLE_DEVICES before CUDA starts (so the provider's device 0 is that GPU).
+ * (Checked in `handler`, not by a yargs coerce: yargs turns a coerce's error into a stack trace.)
+ */
+export function parseDevice(v: unknown): Provider {
+  const s = String(v), m = /^cuda:(\d+)$/.exec(s);
+  if (m) {
+    const visible = VISIBLE_GPUS?.split(',').map((d) => d.trim()).filter(Boolean);
+    const n = Number(m[1]);
+    if (visible && n >= visible.length) throw new UserError(`--device ${s}: CUDA_VISIBLE_DEVICES=${VISIBLE_GPUS} makes only ${visible.length} GPU(s) visible`);
+    process.env.CUDA_VISIBLE_DEVICES = visible ? visible[n] : String(n);
+    return 'cuda';
+  }
+  if (!(PROVIDERS as string[]).includes(s)) throw new UserError(`--device ${s}: choose one of ${PROVIDERS.join(', ')} or cuda:N`);
+  return s as Provider;
 }
 
 /** Sampling flags; defaults as MiniMind-3's eval_llm.py and its model's generate(). */
@@ -118,16 +165,16 @@ export interface StageDefaults {
 export function trainOptions<T>(y: Argv<T>, d: StageDefaults) {
   return y
     .option('data_path', { type: 'string', default: d.data_path, describe: 'training data: JSONL/CSV/TXT file(s), or a directory made by data-process', group: 'Training:' })
-    .option('tokenizer', { type: 'string', default: 'model', describe: 'directory with tokenizer.json and tokenizer_config.json', group: 'Training:' })
+    .option('tokenizer', { type: 'string', default: 'model', describe: 'directory with tokenizer.json and tokenizer_config.json (a starting model directory brings its own)', group: 'Training:' })
     .option('out_dir', { alias: 'save_dir', type: 'string', default: 'out', describe: 'where runs are written (MiniMind: --save_dir)', group: 'Training:' })
     .option('save_weight', { type: 'string', default: d.save_weight, describe: 'run name: the run directory is <out_dir>/<save_weight>', group: 'Training:' })
     .option('from_weight', { type: 'string', default: d.from_weight, describe: 'starting model: none (fresh weights), a model directory, or a MiniMind weight name resolved in <out_dir>', group: 'Training:' })
-    .option('epochs', { type: 'number', default: d.epochs, group: 'Training:' })
+    .option('epochs', { type: 'number', default: d.epochs, describe: 'passes over the training data', group: 'Training:' })
     .option('max_steps', { type: 'number', describe: 'stop after this many optimizer steps (overrides --epochs)', group: 'Training:' })
-    .option('batch_size', { type: 'number', default: d.batch_size, group: 'Training:' })
-    .option('learning_rate', { type: 'number', default: d.learning_rate, group: 'Training:' })
+    .option('batch_size', { type: 'number', default: d.batch_size, describe: 'samples per micro-batch', group: 'Training:' })
+    .option('learning_rate', { type: 'number', default: d.learning_rate, describe: 'peak learning rate (AdamW)', group: 'Training:' })
     .option('schedule', { type: 'string', default: 'minimind', choices: ['minimind', 'cosine', 'constant'], describe: "LR schedule (minimind: lr*(0.1+0.45*(1+cos(pi*t/T))))", group: 'Training:' })
-    .option('warmup_steps', { type: 'number', default: 0, group: 'Training:' })
+    .option('warmup_steps', { type: 'number', default: 0, describe: 'optimizer steps of linear warm-up (MiniMind v1: --warmup_iters)', group: 'Training:' })
     .option('weight_decay', { type: 'number', default: 0.01, describe: 'AdamW decoupled weight decay (PyTorch default)', group: 'Training:' })
     .option('accumulation_steps', { type: 'number', default: d.accumulation_steps, describe: 'micro-batches per optimizer step', group: 'Training:' })
     .option('grad_clip', { type: 'number', default: 1.0, describe: 'max global gradient norm (0 = off)', group: 'Training:' })
@@ -138,12 +185,25 @@ export function trainOptions<T>(y: Argv<T>, d: StageDefaults) {
     .option('from_resume', { coerce: parseResume, defaultDescription: '0', describe: "1: resume the run's latest checkpoint (0/1), or a checkpoint directory", group: 'Training:' })
     .option('seed', { type: 'number', default: 42, describe: 'initialization and data order', group: 'Training:' })
     .option(...bool01('progress', 'show a progress bar (0 or --no-progress: logs only)', true, 'Training:'))
+    .option(...bool01('use_tensorboard', 'write TensorBoard event files into <run>/tb (tensorboard --logdir <out_dir>)', true, 'Training:'))
     // MiniMind's flags that have no counterpart here: accepted, and a notice says so (see stage-args.ts)
     .option('dtype', { type: 'string', default: 'float32', choices: ['float32', 'bfloat16', 'float16'], describe: 'mixed precision on --device cuda/webgpu: MatMuls in this type, weights float32 (float16 with dynamic loss scaling); the CPU trains in float32', group: 'MiniMind compatibility:' })
     .option('num_workers', { type: 'number', describe: 'MiniMind\'s data loader workers (no effect here)', group: 'MiniMind compatibility:' })
     .option(...bool01('use_compile', 'torch.compile in MiniMind (no effect here)', undefined, 'MiniMind compatibility:'))
-    .option(...bool01('use_wandb', 'Weights & Biases logging (not available yet; metrics go to <run>/metrics.jsonl)', false, 'MiniMind compatibility:'))
-    .option('wandb_project', { type: 'string', describe: 'Weights & Biases project (not available yet)', group: 'MiniMind compatibility:' });
+    .option(...bool01('use_wandb', 'Weights & Biases: not logged from here; a notice says how to upload <run>/tb with `wandb sync`', false, 'MiniMind compatibility:'))
+    .option('wandb_project', { type: 'string', describe: 'Weights & Biases project, for `wandb sync --project`', group: 'MiniMind compatibility:' });
+}
+
+/**
+ * `--use_wandb` / `--wandb_project`: Weights & Biases has no Node.js logger, so a run is not
+ * logged to it live; one line says how to upload the run's TensorBoard files instead.
+ */
+export function wandbNotice(a: Args): string {
+  const run = path.join(a.out_dir as string, a.save_weight as string);
+  const flag = a.use_wandb ? '--use_wandb' : `--wandb_project ${a.wandb_project}`;
+  if (a.use_tensorboard === false) return `${flag}: Weights & Biases is not logged from here; metrics go to ${path.join(run, 'metrics.jsonl')} (with --use_tensorboard 1, \`wandb sync\` can upload the run)`;
+  const project = a.wandb_project !== undefined ? `--project ${a.wandb_project} ` : '';
+  return `${flag}: Weights & Biases is not logged from here; the curves are TensorBoard files: upload them with \`wandb sync ${project}${path.join(run, 'tb')}\``;
 }
 
 export function modelConfig(a: Args, vocabFromTokenizer?: number): MiniMindConfig {
@@ -155,6 +215,21 @@ export function modelConfig(a: Args, vocabFromTokenizer?: number): MiniMindConfi
     throw new UserError(`--vocab_size ${c.vocab_size} is smaller than the tokenizer's vocabulary (${vocabFromTokenizer})`);
   }
   return c;
+}
+
+/**
+ * A MiniMind weight name (`--from_weight pretrain`, eval's `--weight full_sft`) or a path: a
+ * model directory `<dir>/<name>` as is, else MiniMind's file `<dir>/<name>_<hidden_size>[_moe].pth`
+ * (MiniMind's init_model), with the model flags saying its size.
+ */
+export function resolveWeight(a: Args, flag: string, name: string, dir: string): string {
+  const named = path.join(dir, name);
+  if (fs.existsSync(named) && fs.statSync(named).isDirectory()) return named;
+  if (fs.existsSync(name) || name.includes('/') || name.includes(path.sep) || name.endsWith('.pth')) return name;
+  const c = modelConfig(a);
+  const pth = path.join(dir, `${name}_${c.hidden_size}${c.use_moe ? '_moe' : ''}.pth`);
+  if (!fs.existsSync(pth)) throw new UserError(`${flag} ${name}: neither ${named} (a model directory) nor ${pth} (MiniMind weights) exists; train the previous stage first, or pass a path`);
+  return pth;
 }
 
 export function sessionOptions(a: Args): SessionOptions {
@@ -176,6 +251,7 @@ export function requireDir(dir: string, what: string, hint: string): void {
 export function handler<A>(fn: (a: A) => Promise<number | void>): (a: A) => Promise<void> {
   return async (a: A) => {
     try {
+      if ((a as Args).device !== undefined) (a as Args).device = parseDevice((a as Args).device);
       checkDevice((a as Args).device);
       const code = await fn(a);
       if (typeof code === 'number' && code !== 0) process.exitCode = code;

@@ -16,7 +16,7 @@ export const dataProcessCommand = {
     .option('out', { type: 'string', demandOption: true, describe: 'output directory, e.g. dataset/sft (pass it as --data_path)' })
     .option('format', { type: 'string', default: 'auto', choices: ['auto', 'minimind', 'alpaca', 'sharegpt'], describe: 'record format (auto: detect per record)' })
     .option('max_seq_len', { type: 'number', default: 512, describe: 'count the sequences longer than this, and the padding' })
-    .option('seed', { type: 'number', default: 42 })
+    .option('seed', { type: 'number', default: 42, describe: 'accepted for old command lines; the shards do not depend on it' })
     .option(...bool01('strict', 'stop at the first malformed record instead of skipping it', false))
     .option(...bool01('progress', 'show a progress bar', true))
     .example('$0 data-process --stage sft --input dataset/sft_mini_512.jsonl --out dataset/sft', 'tokenize once, train many times'),

@@ -25,7 +25,7 @@ export const downloadCommand = {
     .option('repo', { type: 'string', describe: 'hub repository (default: MiniMind\'s)' })
     .option('out', { type: 'string', describe: 'directory to write into' })
     .option('endpoint', { type: 'string', default: process.env.HF_ENDPOINT ?? 'https://huggingface.co', describe: 'hub address (or HF_ENDPOINT), e.g. a mirror' })
-    .option('revision', { type: 'string', default: 'main' })
+    .option('revision', { type: 'string', default: 'main', describe: 'branch, tag or commit of the hub repository' })
     .example('$0 download dataset sft_mini_512.jsonl', 'one file of minimind_dataset into dataset/'),
   handler: handler(async (a: Args) => {
     const w = WHAT[a.what as keyof typeof WHAT];

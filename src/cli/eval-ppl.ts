@@ -3,7 +3,8 @@ import type { Argv } from 'yargs';
 import { Scorer } from '../model/score.js';
 import { UserError } from '../util/errors.js';
 import { perplexity, pplSamples } from '../eval/ppl.js';
-import { Args, handler, loadOptions, modelSource, runtimeOptions, sessionOptions } from './common.js';
+import { Args, bool01, handler, loadOptions, modelSource, runtimeOptions, sessionOptions } from './common.js';
+import { stepBar } from './step-bar.js';
 import { loadDecodingModel } from '../eval/chat.js';
 
 export const evalPplCommand = {
@@ -14,6 +15,7 @@ export const evalPplCommand = {
     .option('max_seq_len', { type: 'number', describe: "window length (default: the model's context)" })
     .option('limit', { type: 'number', describe: 'score only the first N samples' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON line' })
+    .option(...bool01('progress', 'show a progress bar', true))
     .example('$0 eval-ppl --load_from out/pretrain --data_path dataset/heldout.jsonl', 'perplexity of a pretrained model'),
   handler: handler(async (a: Args) => {
     const { config, params, tok } = loadDecodingModel(modelSource(a, 'model', 'train one with `minimind pretrain`'));
@@ -22,8 +24,8 @@ export const evalPplCommand = {
     const samples = await pplSamples(a.data_path as string, tok, (a.limit as number | undefined) ?? Infinity);
     const scorer = await Scorer.create(config, params, sessionOptions(a));
     const t0 = performance.now();
-    const r = await perplexity(scorer, samples, maxLen, (i) => { if (process.stderr.isTTY) process.stderr.write(`\r${i}/${samples.length} samples`); });
-    if (process.stderr.isTTY) process.stderr.write('\n');
+    const bar = stepBar('eval-ppl', a.progress as boolean);
+    const r = await perplexity(scorer, samples, maxLen, (i) => bar('samples', i, samples.length)).finally(() => bar.stop());
     await scorer.release();
     const out = { ...r, seconds: (performance.now() - t0) / 1000 };
     if (a.json) process.stdout.write(JSON.stringify(out) + '\n');

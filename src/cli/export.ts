@@ -4,7 +4,8 @@ import chalk from 'chalk';
 import type { Argv } from 'yargs';
 import { EXPORT_DTYPES, parseDtype } from '../export/dtype.js';
 import { EXPORT_FORMATS, exportModel, ExportFormat } from '../export/export.js';
-import { Args, handler, rel } from './common.js';
+import { Args, bool01, handler, rel } from './common.js';
+import { stepBar } from './step-bar.js';
 
 export const exportCommand = {
   command: 'export',
@@ -15,10 +16,12 @@ export const exportCommand = {
     .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
     .option('dtype', { type: 'string', default: 'f32', describe: `weight format: ${EXPORT_DTYPES.join(', ')} (q8_0: gguf only)` })
     .option('tokenizer', { type: 'string', describe: 'tokenizer directory (default: the model\'s own, else model/)' })
-    .option('lora', { type: 'string', describe: 'LoRA adapter directory to merge into the model before export' }),
+    .option('lora', { type: 'string', describe: 'LoRA adapter directory to merge into the model before export' })
+    .option(...bool01('progress', 'show a progress bar', true)),
   handler: handler(async (a: Args) => {
+    const bar = stepBar('export', a.progress as boolean);
     const res = await exportModel({ loadFrom: a.load_from as string, format: a.format as ExportFormat, out: a.out as string,
-      dtype: parseDtype(a.dtype), tokenizer: a.tokenizer as string | undefined, lora: a.lora as string | undefined });
+      dtype: parseDtype(a.dtype), tokenizer: a.tokenizer as string | undefined, lora: a.lora as string | undefined, onProgress: bar }).finally(() => bar.stop());
     if (res.note) process.stderr.write(chalk.yellow(`note: ${res.note}\n`));
     process.stderr.write(`${chalk.green('done')}: ${res.arch} (${a.dtype}) -> ${rel(a.out as string)} (${res.files.join(', ')}, tokenizer, README.md)\n`);
   }),

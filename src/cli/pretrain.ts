@@ -3,6 +3,7 @@ import { TokenSamples } from '../data/samples.js';
 import { runLMStage } from '../train/lm-stage.js';
 import { Args, bool01, handler, modelConfig, modelOptions, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { dataOptionsFrom, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
+import { AUTO_TOKENIZER_OPTION, ensureTokenizer } from './auto-tokenizer.js';
 
 export const pretrainCommand = {
   command: 'pretrain',
@@ -16,11 +17,13 @@ export const pretrainCommand = {
   })))
     .option(...bool01('pack', 'concatenate documents into full windows (no padding)', false, 'Training:'))
     .option(...bool01('strict', 'stop at the first malformed data line instead of skipping it', false, 'Training:'))
+    .option(...AUTO_TOKENIZER_OPTION)
     .example('$0 pretrain --data_path dataset/pretrain_hq.jsonl --preset minimind-v1-small', 'MiniMind-v1 small on MiniMind\'s pretrain data')
     .example('$0 pretrain --from_resume 1', 'continue the latest checkpoint of out/pretrain'),
   handler: handler(async (a: Args) => {
     positive(a, 'epochs', 'batch_size', 'learning_rate', 'accumulation_steps', 'max_seq_len', 'log_interval');
     printNotices(a);
+    await ensureTokenizer(a);
     const r = await runLMStage({
       stage: 'pretrain', train: trainOptionsFrom(a), session: sessionOptions(a), data: dataOptionsFrom(a), dataStage: 'pretrain',
       fromWeight: resolveFromWeight(a), model: (vocab) => modelConfig(a, vocab),

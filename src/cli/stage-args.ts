@@ -1,7 +1,5 @@
 // The training commands' flags turned, once, into the typed options of src/train; MiniMind's
 // --from_weight names resolved to paths; notices for MiniMind flags that do nothing here.
-import fs from 'node:fs';
-import path from 'node:path';
 import chalk from 'chalk';
 import type { Argv } from 'yargs';
 import { EMPTY_THINK_RATIO } from '../data/minimind3.js';
@@ -9,8 +7,7 @@ import { Format } from '../data/process.js';
 import { ChatSampling } from '../data/variants.js';
 import { Schedule } from '../runtime/optimizer.js';
 import { DataOptions, TrainOptions } from '../train/options.js';
-import { UserError } from '../util/errors.js';
-import { Args, modelConfig } from './common.js';
+import { Args, resolveWeight, wandbNotice } from './common.js';
 
 export function trainOptionsFrom(a: Args): TrainOptions {
   return {
@@ -20,7 +17,7 @@ export function trainOptionsFrom(a: Args): TrainOptions {
     schedule: a.schedule as Schedule, warmupSteps: a.warmup_steps as number, weightDecay: a.weight_decay as number, gradClip: a.grad_clip as number,
     logInterval: a.log_interval as number, saveInterval: a.save_interval as number, keepCheckpoints: a.keep_checkpoints as number,
     fromResume: (a.from_resume as boolean | string | undefined) ?? false, // no yargs default: it would swallow a bare --from_resume
-    seed: a.seed as number, progress: a.progress as boolean, dtype: a.dtype as TrainOptions['dtype'],
+    seed: a.seed as number, progress: a.progress as boolean, dtype: a.dtype as TrainOptions['dtype'], tensorboard: a.use_tensorboard as boolean | undefined,
   };
 }
 
@@ -52,33 +49,20 @@ export function dataOptionsFrom(a: Args): DataOptions {
   };
 }
 
-/**
- * `--from_weight`: none = fresh weights (undefined); a model directory as is; a MiniMind
- * weight name like `pretrain` = `<out_dir>/pretrain` when that is a model directory, else
- * MiniMind's file `<out_dir>/pretrain_<hidden_size>[_moe].pth` (MiniMind's init_model).
- */
+/** `--from_weight`: none = fresh weights (undefined); otherwise a name or path (see resolveWeight). */
 export function resolveFromWeight(a: Args): string | undefined {
   const w = a.from_weight as string | undefined;
   if (w === undefined || w === 'none') return undefined;
-  const outDir = a.out_dir as string;
-  const named = path.join(outDir, w);
-  if (fs.existsSync(named) && fs.statSync(named).isDirectory()) return named;
-  if (fs.existsSync(w) || w.includes('/') || w.includes(path.sep) || w.endsWith('.pth')) return w;
-  const c = modelConfig(a);
-  const pth = path.join(outDir, `${w}_${c.hidden_size}${c.use_moe ? '_moe' : ''}.pth`);
-  if (!fs.existsSync(pth)) throw new UserError(`--from_weight ${w}: neither ${named} (a model directory) nor ${pth} (MiniMind weights) exists; train the previous stage first, or pass a path`);
-  return pth;
+  return resolveWeight(a, '--from_weight', w, a.out_dir as string);
 }
 
 /** One line for each MiniMind flag that was given but changes nothing here. */
 export function compatNotices(a: Args): string[] {
   const out: string[] = [];
-  const metrics = path.join(a.out_dir as string, a.save_weight as string, 'metrics.jsonl');
   if (a.dtype !== undefined && a.dtype !== 'float32' && a.device !== 'cuda' && a.device !== 'webgpu') out.push(`--dtype ${a.dtype} applies to --device cuda or webgpu; the CPU trains in float32`);
   if (a.num_workers !== undefined) out.push('--num_workers has no effect here: samples are read from the token shards by the training process');
   if (a.use_compile) out.push('--use_compile has no effect here: ONNX Runtime optimizes the training graph itself');
-  if (a.use_wandb) out.push(`--use_wandb: Weights & Biases logging does not exist yet; metrics go to ${metrics}`);
-  if (a.wandb_project !== undefined) out.push(`--wandb_project ${a.wandb_project}: Weights & Biases logging does not exist yet; metrics go to ${metrics}`);
+  if (a.use_wandb || a.wandb_project !== undefined) out.push(wandbNotice(a));
   return out;
 }
 

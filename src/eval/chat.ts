@@ -56,11 +56,14 @@ export async function loadChatModel(o: ChatModelOptions): Promise<{ gen: Generat
   return { gen, tok, maxLen: config.max_position_embeddings };
 }
 
-/** Prompt ids of a conversation, dropping the oldest turns until it fits the context window. */
-export async function promptIds(tok: MiniTokenizer, history: ChatMessage[], budget: number): Promise<number[]> {
+/**
+ * Prompt ids of a conversation, dropping the oldest turns until it fits the context window;
+ * `template`: the chat template's own options (open_thinking).
+ */
+export async function promptIds(tok: MiniTokenizer, history: ChatMessage[], budget: number, template: Record<string, unknown> = {}): Promise<number[]> {
   let h = history;
   for (;;) {
-    const ids = await tok.encode(tok.applyChatTemplate(h, { addGenerationPrompt: true }));
+    const ids = await tok.encode(tok.applyChatTemplate(h, { ...template, addGenerationPrompt: true }));
     const firstUser = h.findIndex((m) => m.role === 'user');
     if (ids.length <= budget || h.length - firstUser <= 1) return ids.slice(-budget);
     h = [...h.slice(0, firstUser), ...h.slice(firstUser + 2)]; // drop the oldest exchange, keep a system prompt

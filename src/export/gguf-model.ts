@@ -112,9 +112,11 @@ export function checkGgufExportable(c: MiniMindConfig): GgufArch {
 }
 
 /** GGUF tensors: per-expert FFN weights are stacked into one [E, rows, cols] tensor per projection, as llama.cpp's MoE reads them. */
-function ggufTensors(c: MiniMindConfig, params: Params, dtype: ExportDtype, arch: GgufArch): GgufTensor[] {
+function ggufTensors(c: MiniMindConfig, params: Params, dtype: ExportDtype, arch: GgufArch, onTensor?: (done: number, total: number) => void): GgufTensor[] {
   const out: GgufTensor[] = [];
-  for (const s of paramSpecs(c)) {
+  const specs = paramSpecs(c);
+  for (const [i, s] of specs.entries()) {
+    onTensor?.(i, specs.length);
     if (/\.mlp\.experts\.\d+\./.test(s.name)) continue;
     let w = params.get(s.name)!;
     if (arch === 'llama' && /self_attn\.[qk]_proj\.weight$/.test(s.name)) w = halvesToInterleaved(w, s.shape[0], s.shape[1], c.head_dim);
@@ -131,10 +133,11 @@ function ggufTensors(c: MiniMindConfig, params: Params, dtype: ExportDtype, arch
       out.push({ name: `${ggufName(s.name).replace('ffn_gate_inp.weight', `ffn_${proj}_exps.weight`)}`, shape, ...tensorData(stacked, shape, dtype) });
     }
   }
+  onTensor?.(specs.length, specs.length);
   return out;
 }
 
-export async function writeGgufExport(out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype, tokDir: string): Promise<ExportResult> {
+export async function writeGgufExport(out: string, c: MiniMindConfig, params: Params, dtype: ExportDtype, tokDir: string, onTensor?: (done: number, total: number) => void): Promise<ExportResult> {
   const arch = checkGgufExportable(c);
   const a = (k: string) => `${arch}.${k}`;
   const u32 = (value: number): GgufValue => ({ type: 'u32', value });
@@ -160,7 +163,7 @@ export async function writeGgufExport(out: string, c: MiniMindConfig, params: Pa
   if (arch === 'qwen3moe') {
     meta.push([a('expert_count'), u32(c.n_routed_experts)], [a('expert_used_count'), u32(c.num_experts_per_tok)], [a('expert_feed_forward_length'), u32(c.moe_intermediate_size)]);
   }
-  const tensors = ggufTensors(c, params, dtype, arch);
+  const tensors = ggufTensors(c, params, dtype, arch, onTensor);
   fs.mkdirSync(out, { recursive: true });
   const file = 'model.gguf';
   writeGguf(path.join(out, file), meta, tensors);

@@ -54,13 +54,14 @@ export function configJson(cfg: Record<string, unknown>): string {
 }
 
 /** Weights in the export dtype (f32, f16 or bf16), with their HF names. */
-export function exportTensors(c: MiniMindConfig, params: Params, dtype: ExportDtype): Map<string, { shape: number[]; data: TensorData; dtype: STDtype }> {
+export function exportTensors(c: MiniMindConfig, params: Params, dtype: ExportDtype, onTensor?: (done: number, total: number) => void): Map<string, { shape: number[]; data: TensorData; dtype: STDtype }> {
   const out = new Map<string, { shape: number[]; data: TensorData; dtype: STDtype }>();
-  for (const s of paramSpecs(c)) {
+  const specs = paramSpecs(c);
+  for (const s of specs) {
     const a = params.get(s.name)!;
-    if (dtype === 'f32') { out.set(s.name, { shape: s.shape, data: a, dtype: 'F32' }); continue; }
-    const h = dtype === 'f16' ? toF16(a) : toBf16(a);
-    out.set(s.name, { shape: s.shape, data: new Uint8Array(h.buffer), dtype: dtype === 'f16' ? 'F16' : 'BF16' });
+    if (dtype === 'f32') out.set(s.name, { shape: s.shape, data: a, dtype: 'F32' });
+    else out.set(s.name, { shape: s.shape, data: new Uint8Array((dtype === 'f16' ? toF16(a) : toBf16(a)).buffer), dtype: dtype === 'f16' ? 'F16' : 'BF16' });
+    onTensor?.(out.size, specs.length);
   }
   return out;
 }
@@ -72,11 +73,11 @@ export function checkHfDtype(dtype: ExportDtype): void {
 export interface HfExportResult { arch: string; note?: string }
 
 /** Write model.safetensors and config.json (the tokenizer, generation config and card are written by the caller). */
-export function writeHfWeights(dir: string, c: MiniMindConfig, params: Params, dtype: ExportDtype): HfExportResult {
+export function writeHfWeights(dir: string, c: MiniMindConfig, params: Params, dtype: ExportDtype, onTensor?: (done: number, total: number) => void): HfExportResult {
   checkHfDtype(dtype);
   fs.mkdirSync(dir, { recursive: true });
   const arch = exportArch(c);
-  writeSafetensors(path.join(dir, 'model.safetensors'), exportTensors(c, params, dtype), { format: 'pt' });
+  writeSafetensors(path.join(dir, 'model.safetensors'), exportTensors(c, params, dtype, onTensor), { format: 'pt' });
   if (arch === 'minimind') {
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify({ ...hfConfig(c), torch_dtype: TORCH_DTYPE[dtype] }, null, 2));
     return { arch: ARCH_CLASS[arch], note: `kept MiniMind's layout: ${whyMiniMind(c)}; loading it in transformers needs MiniMind's model_minimind.py (trust_remote_code)` };

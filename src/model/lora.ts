@@ -72,7 +72,7 @@ export function loraHook(lc: LoraConfig): LinearHook {
 }
 
 /** W += (alpha/r) B A for every adapted weight (a new map; the base is not modified). */
-export function mergeLora(c: MiniMindConfig, base: Params, adapter: Params, lc: LoraConfig): Params {
+export function mergeLora(c: MiniMindConfig, base: Params, adapter: Params, lc: LoraConfig, onLayer?: (done: number, total: number) => void): Params {
   const merged: Params = new Map([...base].map(([k, v]) => [k, Float32Array.from(v)]));
   const shapes = new Map(paramSpecs(c).map((s) => [s.name, s.shape]));
   const scale = lc.alpha / lc.r;
@@ -83,6 +83,7 @@ export function mergeLora(c: MiniMindConfig, base: Params, adapter: Params, lc: 
       if (b === 0) continue;
       for (let i = 0; i < inp; i++) W[o * inp + i] += b * A[k * inp + i];
     }
+    onLayer?.(lc.targets.indexOf(w) + 1, lc.targets.length);
   }
   return merged;
 }

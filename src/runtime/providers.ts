@@ -1,7 +1,8 @@
 // Where onnxruntime-node keeps the CUDA execution provider, whether it is there, and how to
 // get it. The npm package ships the CPU (and WebGPU) binaries; the CUDA ones (~400 MB) come
-// from NuGet through the package's own install script, which this project's .npmrc turns off
-// so that `npm install` needs only the npm registry. `minimind install-cuda` runs it on demand.
+// from NuGet through the package's own install script, which "allowScripts" in package.json
+// denies so that `npm install` needs only the npm registry. `minimind install-cuda` runs it on
+// demand, or copies the provider from this machine (--from, runtime/cuda-provider.ts).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';

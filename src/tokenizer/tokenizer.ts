@@ -43,7 +43,7 @@ export class MiniTokenizer {
 
   static load(dir: string): MiniTokenizer {
     const file = path.join(dir, 'tokenizer.json');
-    if (!fs.existsSync(file)) throw new TokenizerError(`no tokenizer.json in ${dir} (train one with \`minimind train-tokenizer\`)`);
+    if (!fs.existsSync(file)) throw new TokenizerError(`no tokenizer.json in ${dir} (train one with \`minimind train-tokenizer\`, or fetch MiniMind's with \`minimind download tokenizer\`)`);
     let tok: hf.Tokenizer;
     try { tok = hf.Tokenizer.fromFile(file); } catch (e) { throw new TokenizerError(`${file}: cannot load tokenizer: ${(e as Error).message}`); }
     let config: Record<string, unknown> = {};

@@ -24,6 +24,7 @@ import { LMTrainee } from './lm-trainee.js';
 import { readMetrics, Trainee, trainLoop, updateMode } from './loop.js';
 import { joinPeers } from './peers.js';
 import { DataOptions, TrainOptions } from './options.js';
+import { runEventWriter } from './tensorboard.js';
 
 export interface LMStage {
   stage: string;
@@ -91,6 +92,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${o.maxSeqLen} tokens, `
     + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${peers ? ` x ${peers.world} processes` : ''}`
     + `${resume ? `, resuming ${rel(resume)}` : ''}`);
+  const tb = o.tensorboard === false || (peers && peers.rank > 0) ? null : runEventWriter(runDir, resume);
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.batchesPerEpoch, batch: (e, b) => batches.batch(e, b), tokens: (b) => b.B * b.T }, {
     stage: s.stage, runDir, epochs: o.epochs, maxSteps: o.maxSteps, accumulationSteps: o.accumulationSteps,
     learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
@@ -99,6 +101,7 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
     identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: o.maxSeqLen, data: dataFingerprint(shards.dir), ...(peers ? { world_size: peers.world } : {}) },
     numerics: { provider: s.session.provider ?? 'cpu', threads: s.session.threads || `0 (default, ${os.availableParallelism()} cores)` }, warn: (m) => log(chalk.yellow(`note: ${m}`)),
     record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress, peers: peers ?? undefined,
+    onLog: tb ? (e) => tb.scalars(e.step, e) : undefined,
   });
   // the trained weights, wherever the provider kept them (on the CPU these are `params` already)
   for (const [k, w] of (await trainee.snapshot()).weights) if (params.get(k) !== w) params.get(k)!.set(w);
@@ -112,6 +115,6 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   (s.save ?? saveModelDir)(runDir, config, params, tokDir);
   const losses = readMetrics(runDir).map((m) => m.loss);
   if (losses.length > 2) log(terminalChart(losses));
-  log(`${chalk.green('done')}: ${res.step} steps in ${res.seconds.toFixed(0)} s, final loss ${res.lastLoss.toFixed(4)}; model in ${rel(runDir)} (loss curve: ${rel(path.join(runDir, 'loss.svg'))})`);
+  log(`${chalk.green('done')}: ${res.step} steps in ${res.seconds.toFixed(0)} s, final loss ${res.lastLoss.toFixed(4)}; model in ${rel(runDir)} (loss curve: ${rel(path.join(runDir, 'loss.svg'))}${tb ? `; TensorBoard: tensorboard --logdir ${rel(path.join(runDir, 'tb'))}` : ''})`);
   return { code: 0, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
 }

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { adamwScalars, AdamWScalars } from '../graph/adamw.js';
 import { numel } from '../model/params.js';
 import { learningRate, Schedule } from '../runtime/optimizer.js';
-import { lossSvg } from './chart.js';
+import { runChart } from './chart.js';
 import { checkIdentity, CheckpointError, loadCheckpoint, RunIdentity, saveCheckpoint, TrainState } from './checkpoint.js';
 import { LossScaler } from './loss-scaler.js';
 import { Progress } from './progress.js';
@@ -272,5 +272,5 @@ export function readMetrics(runDir: string): Record<string, number>[] {
 function writeLossChart(runDir: string, stage: string): void {
   const m = readMetrics(runDir);
   if (m.length < 2) return;
-  writeFileAtomic(path.join(runDir, 'loss.svg'), lossSvg([{ name: 'train loss', points: m.map((e) => [e.step, e.loss]) }], `${stage} loss`));
+  writeFileAtomic(path.join(runDir, 'loss.svg'), runChart(m, stage));
 }

@@ -31,6 +31,8 @@ export interface TrainOptions {
   progress: boolean;
   /** mixed precision on GPU providers (MatMuls in this type; float16 with loss scaling); the CPU trains in float32 */
   dtype?: 'float32' | 'float16' | 'bfloat16';
+  /** write TensorBoard event files into <run>/tb (default true) */
+  tensorboard?: boolean;
 }
 
 /** The training data: raw files (processed once into the run's cache) or a data-process directory. */
