@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // minimind: train a small language model from raw text to chat, on your own computer.
 import fs from 'node:fs';
-import yargs from 'yargs';
+import yargs, { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { relaunchWithTunables } from '../src/cli/relaunch.js';
 import { normalizeFlags } from '../src/cli/argv.js';
@@ -26,7 +26,8 @@ import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
 if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
 
-const COMMANDS = [
+// one element type for yargs (each command's builder types its own flags)
+const COMMANDS: CommandModule<any, any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
   downloadCommand, trainTokenizerCommand, dataProcessCommand, pretrainCommand,
   evalPretrainCommand, fullSftCommand, loraSftCommand, mergeLoraCommand,
   dpoCommand, chatCommand, serveCommand, chatApiCommand,

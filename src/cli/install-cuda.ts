@@ -9,7 +9,7 @@ import type { Argv } from 'yargs';
 import { explainMissing, findLocalProvider, installLocalProvider, missingLibraries } from '../runtime/cuda-provider.js';
 import { cudaProviderInstalled, ortBinDir, ortPackageDir, platform } from '../runtime/providers.js';
 import { UserError } from '../util/errors.js';
-import { handler, rel } from './common.js';
+import { Args, handler, rel } from './common.js';
 
 /** How to run the script. `ONNXRUNTIME_NODE_INSTALL=1` forces the download of every file
  * the package leaves out, which on Linux x64 is the cuda12 manifest; the script reads that
@@ -29,9 +29,9 @@ export const installCudaCommand = {
   builder: (y: Argv) => y
     .option('from', { type: 'string', describe: 'take the provider from here instead of NuGet: a folder or file with libonnxruntime_providers_cuda.so, or an installed onnxruntime-gpu (its capi/ folder, its package folder, or site-packages); it must be the same ONNX Runtime version' })
     .example('$0 install-cuda --from ~/.local/lib/python3.11/site-packages/onnxruntime/capi', 'the provider of `pip install onnxruntime-gpu==<onnxruntime-node\'s version>`'),
-  handler: handler(async (a: { from?: string }) => {
+  handler: handler(async (a: Args) => {
     if (platform() !== 'linux/x64') throw new UserError(`onnxruntime-node has a CUDA execution provider for Linux x64 only (this is ${platform()})`);
-    if (a.from) return installFrom(a.from);
+    if (a.from) return installFrom(a.from as string);
     if (cudaProviderInstalled()) {
       process.stderr.write(`the CUDA execution provider is already installed in ${rel(ortBinDir())}\n`);
       return;

@@ -8,6 +8,7 @@ import { ChatSampling } from '../data/variants.js';
 import { Schedule } from '../runtime/optimizer.js';
 import { DataOptions, TrainOptions } from '../train/options.js';
 import { Args, resolveWeight, wandbNotice } from './common.js';
+import { UserError } from '../util/errors.js';
 
 export function trainOptionsFrom(a: Args): TrainOptions {
   return {

@@ -21,7 +21,7 @@ ort.env.logLevel = 'fatal';
 let autoChoice: Exclude<Provider, 'auto'> | null = null;
 
 const HOW_TO_GET: Record<string, string> = {
-  cuda: `the CUDA execution provider needs an NVIDIA GPU with CUDA 12 and cuDNN 9, and its files, installed by \`${INSTALL_CUDA}\``,
+  cuda: `the CUDA execution provider needs an NVIDIA GPU with CUDA 12 and cuDNN 9, and its files, installed by \`${INSTALL_CUDA}\` (or \`${INSTALL_CUDA} --from <folder>\` from an installed onnxruntime-gpu)`,
   webgpu: 'the WebGPU execution provider needs a GPU with a working Vulkan driver',
 };
 
