@@ -2,7 +2,7 @@
 // minimind: train a small language model from raw text to chat, on your own computer.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { relaunchWithTunables } from '../src/cli/relaunch.js';
+import { startup } from '../src/cli/startup.js';
 import { apply01Defaults } from '../src/cli/common.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { cevalCommand } from '../src/cli/ceval.js';
@@ -21,9 +21,8 @@ import { pretrainCommand } from '../src/cli/pretrain.js';
 import { chatApiCommand, serveCommand } from '../src/cli/serve.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
-if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
-
 const argv = hideBin(process.argv);
+startup(argv);
 // yargs merges a repeated numeric flag by adding the values; say so instead of guessing
 const LIST_OPTIONS = new Set(['data', 'input']);
 const seen = new Set<string>();
