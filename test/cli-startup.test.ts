@@ -56,8 +56,11 @@ test('a process named in MINIMIND_WATCH_PID (a rank\'s launcher) that ends stops
   let err = '';
   child.stderr.on('data', (b) => { err += b; });
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  while (!err.includes('serving')) await new Promise((r) => setTimeout(r, 50));
-  watched.kill('SIGKILL');
-  assert.equal(await exit, 0);
-  assert.match(err, /serve: stopped on SIGTERM\n$/);
+  try {
+    while (!err.includes('serving')) await new Promise((r) => setTimeout(r, 50));
+    watched.kill('SIGKILL');
+    const code = await Promise.race([exit, new Promise((r) => setTimeout(() => r('still running 10 s later'), 10_000))]);
+    assert.equal(code, 0);
+    assert.match(err, /serve: stopped on SIGTERM\n$/);
+  } finally { child.kill('SIGKILL'); watched.kill('SIGKILL'); }
 });

@@ -148,19 +148,24 @@ test('the queue bound counts the requests whose prompts are being prefilled', as
 });
 
 test('slow headers, slow bodies and idle keep-alive connections are cut by their timeouts', async () => {
-  const s = await startServer(m, {}, { headerTimeout: 0.5, bodyTimeout: 1, keepAliveTimeout: 0.3 });
+  const slowHeaders = ['POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n'];
+  const slowBody = ['POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"mess'];
+  const cut = async (url: string, pieces: string[], withinMs: number) => {
+    const r = await rawExchange(url, pieces);
+    assert.match(r.text, /^HTTP\/1\.1 408 /);
+    assert.equal(errorOf(r.text.slice(r.text.indexOf('\r\n\r\n') + 4)).code, 'request_timeout');
+    assert.ok(r.closedAfterMs < withinMs, `closed after ${r.closedAfterMs} ms`);
+  };
+  const headers = await startServer(m, {}, { headerTimeout: 0.5, bodyTimeout: 30 });
+  const body = await startServer(m, {}, { bodyTimeout: 1, keepAliveTimeout: 0.3 }); // the default header timeout (10 s) is longer
   try {
-    const heads = await rawExchange(s.url, ['POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n']);
-    assert.match(heads.text, /^HTTP\/1\.1 408 /);
-    assert.equal(errorOf(heads.text.slice(heads.text.indexOf('\r\n\r\n') + 4)).code, 'request_timeout');
-    assert.ok(heads.closedAfterMs < 2000, `closed after ${heads.closedAfterMs} ms`);
-    const body = await rawExchange(s.url, ['POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"mess']);
-    assert.match(body.text, /^HTTP\/1\.1 408 /);
-    assert.ok(body.closedAfterMs < 2500, `closed after ${body.closedAfterMs} ms`);
-    const idle = await rawExchange(s.url, ['GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n']);
+    await cut(headers.url, slowHeaders, 1500);
+    await cut(body.url, slowBody, 2500);
+    await cut(body.url, slowHeaders, 2500);
+    const idle = await rawExchange(body.url, ['GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n']);
     assert.match(idle.text, /^HTTP\/1\.1 200 /);
     assert.ok(idle.closedAfterMs < 1500, `an idle keep-alive connection closed after ${idle.closedAfterMs} ms`);
-  } finally { await s.close(); }
+  } finally { await headers.close(); await body.close(); }
 });
 
 test('a number too large to represent gets a message that says so', async () => {

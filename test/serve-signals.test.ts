@@ -90,12 +90,17 @@ for (const [how, stop] of [
   test(`npx minimind serve, ${how}: the port is free and no process is left`, { timeout: 90_000 }, async () => {
     const s = await serve([], true);
     const tree = descendants(s.child.pid!);
-    assert.ok(tree.length >= 2, `npx runs the CLI below it (${tree.length} processes)`);
-    stop(s.child);
-    await s.exit;
-    const t0 = performance.now();
-    while ([...tree].some(alive) && performance.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(tree.filter(alive), [], 'processes left running');
-    assert.ok(await portFree(s.port), `port ${s.port} is still taken`);
+    try {
+      assert.ok(tree.length >= 2, `npx runs the CLI below it (${tree.length} processes)`);
+      stop(s.child);
+      await s.exit;
+      const t0 = performance.now();
+      while ([...tree].some(alive) && performance.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(tree.filter(alive), [], 'processes left running');
+      assert.ok(await portFree(s.port), `port ${s.port} is still taken`);
+    } finally { // what a failure left behind must not outlive the test
+      for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      s.child.stderr!.destroy();
+    }
   });
 }

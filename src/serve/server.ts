@@ -286,16 +286,13 @@ export function createServer(engine: Engine, tok: MiniTokenizer, o: ServeOptions
   const idle: (() => void)[] = [];
   const settle = () => { if (!inflight.size) idle.splice(0).forEach((f) => f()); };
 
-  // Node checks the header and request timeouts every connectionsCheckingInterval (default 30 s)
-  const server = http.createServer({ headersTimeout: (o.headerTimeout ?? 10) * 1000, requestTimeout: Math.max(o.bodyTimeout ?? 30, o.headerTimeout ?? 10) * 1000,
-    connectionsCheckingInterval: 250 }, (req, res) => {
+  // the whole request (headers and body) within bodyTimeout, its headers within headerTimeout
+  // (Node wants headersTimeout <= requestTimeout); Node checks them every connectionsCheckingInterval (default 30 s)
+  const requestTimeout = (o.bodyTimeout ?? 30) * 1000, headersTimeout = Math.min((o.headerTimeout ?? 10) * 1000, requestTimeout);
+  const server = http.createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: 250 }, (req, res) => {
     const track: InFlight = { wasCut: false };
     inflight.add(track);
-    res.on('close', () => {
-      inflight.delete(track);
-      if (draining) setImmediate(() => server.closeIdleConnections()); // its keep-alive connection is done too
-      settle();
-    });
+    res.on('close', () => { inflight.delete(track); settle(); });
     route(req, res, track).catch((e: unknown) => {
       if (e instanceof ClientGone) { res.destroy(); return; }
       const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error).message}`);
@@ -314,8 +311,7 @@ export function createServer(engine: Engine, tok: MiniTokenizer, o: ServeOptions
   server.cutNow = () => graceOver?.();
   server.shutdown = async (graceMs: number) => {
     draining = true;
-    server.close();
-    server.closeIdleConnections();
+    server.close(); // Node >= 19 closes the idle keep-alive connections too
     const running = inflight.size;
     const drained = new Promise<void>((r) => { idle.push(r); settle(); });
     let timer: NodeJS.Timeout | undefined;
