@@ -236,3 +236,17 @@ test('during a shutdown, a request on a kept-alive connection gets 503 and the c
   await s.rest;
   agent.destroy();
 });
+
+test('a prefill that fails ends its requests with an error (they were left waiting) and the engine goes on', { timeout: 20_000 }, async () => {
+  const real = await BatchDecoder.create(m.config, (await import('../src/io/model-dir.js')).loadModelDir(m.dir).params, { threads: 1 });
+  const flaky = Object.create(real) as BatchDecoder;
+  let fail = true;
+  flaky.join = async (...a: Parameters<BatchDecoder['join']>) => { if (fail) { fail = false; throw new Error('prefill failed'); } return real.join(...a); };
+  const engine = new Engine(flaky, { maxBatch: 2, maxQueue: 4, contextWindow: 64, vocabLimit: 300, gatherMs: 0 });
+  const req = { prompt: [1, 2, 3], maxTokens: 2, sampling: { temperature: 0 }, stopIds: [] };
+  const first = engine.submit(req);
+  assert.equal(await first.done, 'error');
+  assert.match(first.error!.message, /prefill failed/);
+  assert.equal(await engine.submit(req).done, 'length');
+  await engine.release();
+});

@@ -21,7 +21,7 @@ export const serveCommand = {
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'weights for decoding (q4: 4-bit)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind (0.0.0.0 exposes the server to the network)' })
-    .option('port', { type: 'number', default: 8998 })
+    .option('port', { type: 'number', default: 8998, describe: 'port to listen on (0: any free port, printed at start)' })
     .option('model_name', { type: 'string', describe: 'model id in the API (default: the directory name)' })
     .option('api_key', { type: 'string', describe: 'require "Authorization: Bearer <key>" on the API (the chat page asks for the key); default: $MINIMIND_API_KEY' })
     .option('allowed_hosts', { type: 'string', describe: 'Host header names accepted besides the bound address\'s own (comma-separated; * = any), e.g. a DNS name behind a proxy' })
