@@ -12,7 +12,11 @@ import { CLI, ROOT } from './helpers.js';
 import { TinyModel, tinyModelDir } from './serve-helpers.js';
 
 let m: TinyModel;
-before(async () => { m = await tinyModelDir({ max_position_embeddings: 4096 }); });
+before(async () => {
+  m = await tinyModelDir({ max_position_embeddings: 4096 });
+  // npm makes a package's bin executable when it installs or links it; a rebuilt dist/ (tsc) is not
+  fs.chmodSync(CLI, 0o755);
+});
 
 /** Start `serve` (through npx, in its own process group, when asked); resolves with its port once it listens. */
 async function serve(args: string[], npx = false): Promise<{ child: ChildProcess; port: number; stderr: () => string; exit: Promise<number | null> }> {
