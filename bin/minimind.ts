@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import yargs, { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { relaunchWithTunables } from '../src/cli/relaunch.js';
+import { startup } from '../src/cli/startup.js';
 import { normalizeFlags } from '../src/cli/argv.js';
 import { isUserFacing } from '../src/util/errors.js';
 import { apply01Defaults, helpLayout } from '../src/cli/common.js';
@@ -24,8 +24,6 @@ import { pretrainCommand } from '../src/cli/pretrain.js';
 import { chatApiCommand, serveCommand } from '../src/cli/serve.js';
 import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 
-if (relaunchWithTunables()) await new Promise(() => {}); // the child does the work
-
 // one element type for yargs (each command's builder types its own flags)
 const COMMANDS: CommandModule<any, any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
   downloadCommand, trainTokenizerCommand, dataProcessCommand, pretrainCommand,
@@ -42,6 +40,7 @@ try {
   process.stderr.write(`error: ${(e as Error).message}\n`);
   process.exit(1);
 }
+startup(argv);
 
 await yargs(argv)
   .scriptName('minimind')

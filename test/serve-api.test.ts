@@ -9,6 +9,7 @@ import { cli, cliAsync, isCleanError } from './helpers.js';
 import { Running, startServer, TinyModel, tinyModelDir } from './serve-helpers.js';
 
 let m: TinyModel, s: Running, client: OpenAI;
+const JSON_TYPE = { 'Content-Type': 'application/json' };
 before(async () => {
   m = await tinyModelDir();
   s = await startServer(m);
@@ -43,7 +44,7 @@ test('non-streamed and streamed answers agree, with usage and finish_reason', as
   assert.equal(finish, c.finish_reason);
   assert.deepEqual(usage, r.usage);
   // the raw stream is SSE that ends with [DONE]
-  const raw = await (await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: ask, stream: true, max_tokens: 3 }) })).text();
+  const raw = await (await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ messages: ask, stream: true, max_tokens: 3 }) })).text();
   assert.match(raw, /^data: \{.*\n\n/);
   assert.ok(raw.endsWith('data: [DONE]\n\n'), raw.slice(-40));
 });
@@ -87,13 +88,13 @@ test('bad requests get OpenAI errors (the client raises its exception types) and
   await expect(client.chat.completions.create({ model: 'gpt-9', messages: ask }), OpenAI.NotFoundError, 404, 'model', 'model_not_found');
   await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'word '.repeat(400) }] }), OpenAI.BadRequestError, 400, 'messages', 'context_length_exceeded');
   // malformed JSON, an unknown URL, a body over the limit (refused from its declared length)
-  const bad = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: '{"messages": [' });
+  const bad = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: JSON_TYPE, body: '{"messages": [' });
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'invalid_json');
   const nf = await fetch(`${s.url}/v1/nothing`);
   assert.equal(nf.status, 404);
   assert.deepEqual(Object.keys(((await nf.json()) as { error: object }).error).sort(), ['code', 'message', 'param', 'type']);
-  const big = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(100_000) }] }) });
+  const big = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(100_000) }] }) });
   assert.equal(big.status, 413);
   // only the page's own files: no path reaches the file system
   for (const p of ['/static/../package.json', '/static/%2e%2e/%2e%2e/package.json', '/package.json', '/static/app.js/..%2f..%2fpackage.json', '/..%2f..%2fetc/passwd']) {
@@ -129,14 +130,23 @@ test('a full queue answers 429 and a client that disconnects frees its slot at o
   } finally { await busy.close(); }
 });
 
-test('an API key is required on every route when set', async () => {
+test('an API key is required on every API route when set, as "Authorization: Bearer <key>" only; the page\'s own files are public', async () => {
   const locked = await startServer(m, {}, { apiKey: 'sekret' });
   try {
     const wrong = new OpenAI({ baseURL: `${locked.url}/v1`, apiKey: 'nope', maxRetries: 0 });
     await assert.rejects(wrong.models.list(), (e: Error) => e instanceof OpenAI.AuthenticationError);
-    for (const p of ['/', '/health', '/static/app.js', '/v1/models']) assert.equal((await fetch(`${locked.url}${p}`)).status, 401, p);
-    assert.equal((await fetch(`${locked.url}/?api_key=sekret`)).status, 200);
-    assert.equal((await fetch(`${locked.url}/v1/models?api_key=sekret`)).status, 401, 'the API takes the key only as a header');
+    for (const p of ['/health', '/v1/models', '/v1/models/tiny', '/tokenizer_info']) assert.equal((await fetch(`${locked.url}${p}`)).status, 401, p);
+    for (const p of ['/v1/chat/completions', '/v1/completions', '/tokenize']) {
+      assert.equal((await fetch(`${locked.url}${p}`, { method: 'POST', headers: JSON_TYPE, body: '{}' })).status, 401, p);
+    }
+    // the page asks for the key itself: its files hold no secret, and the key never goes in a URL
+    for (const p of ['/', '/static/app.js', '/static/app.css']) assert.equal((await fetch(`${locked.url}${p}`)).status, 200, p);
+    for (const p of ['/v1/models?api_key=sekret', '/health?api_key=sekret']) assert.equal((await fetch(`${locked.url}${p}`)).status, 401, p);
+    // the scheme is required (it was optional); its name is case-insensitive
+    assert.equal((await fetch(`${locked.url}/v1/models`, { headers: { Authorization: 'sekret' } })).status, 401, 'a bare key');
+    assert.equal((await fetch(`${locked.url}/v1/models`, { headers: { Authorization: 'Basic sekret' } })).status, 401);
+    assert.equal((await fetch(`${locked.url}/v1/models`, { headers: { Authorization: 'Bearer sekret2' } })).status, 401);
+    assert.equal((await fetch(`${locked.url}/v1/models`, { headers: { Authorization: 'bearer sekret' } })).status, 200);
     const right = new OpenAI({ baseURL: `${locked.url}/v1`, apiKey: 'sekret', maxRetries: 0 });
     assert.equal((await right.models.list()).data[0].id, 'tiny');
   } finally { await locked.close(); }

@@ -1,7 +1,8 @@
 // The chat page in a real browser (Debian's chromium, headless, driven by playwright-core):
 // a question streams an answer, stop interrupts a slow stream, the conversation survives a
 // reload, Markdown renders sanitised, the page fits a phone; a screenshot is kept under
-// dist/test-output/ and checked not blank. Skips when /usr/bin/chromium is absent.
+// dist/test-output/ and checked not blank. With an API key, the page asks for it and sends
+// it as a header, never in a URL. Skips when /usr/bin/chromium is absent.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,15 +26,22 @@ function pngVariety(png: Buffer): number {
   return new Set(zlib.inflateSync(Buffer.concat(idat))).size;
 }
 
-let s: Running;
-before(async () => { if (!skip) s = await startServer(await tinyModelDir()); });
-after(async () => { await s?.close(); });
+let s: Running, locked: Running;
+before(async () => {
+  if (skip) return;
+  const m = await tinyModelDir();
+  s = await startServer(m);
+  locked = await startServer(m, {}, { apiKey: 'open-sesame' });
+});
+after(async () => { await s?.close(); await locked?.close(); });
+
+const browserArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 test('the chat page streams, stops, keeps the conversation and fits a phone', { skip, timeout: 120_000 }, async () => {
   const { chromium } = await import('playwright-core');
   // a fresh profile directory each run (playwright passes it as --user-data-dir)
   const browser = await chromium.launchPersistentContext(tmpDir('minimind-chromium-'), { executablePath: CHROMIUM, headless: true, viewport: { width: 375, height: 740 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    args: browserArgs });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -92,6 +100,38 @@ test('the chat page streams, stops, keeps the conversation and fits a phone', { 
     // the page works offline: every request it made went to the server itself
     assert.ok(requests.length >= 5);
     assert.deepEqual(requests.filter((u) => !u.startsWith(s.url + '/')), []);
+    await page.close();
+  } finally { await browser.close(); }
+});
+
+test('with --api_key, the page asks for the key, sends it as a header and never puts it in a URL', { skip, timeout: 120_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launchPersistentContext(tmpDir('minimind-chromium-'), { executablePath: CHROMIUM, headless: true, args: browserArgs });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [], urls: string[] = [], auth: (string | undefined)[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('request', (r) => { urls.push(r.url()); if (r.url().includes('/v1/')) auth.push(r.headers().authorization); });
+    await page.goto(locked.url + '/');
+    await page.waitForSelector('#login', { state: 'visible' });
+    await page.fill('#key', 'wrong');
+    await page.click('#unlock');
+    await page.waitForFunction(() => document.getElementById('key-error')!.textContent === 'Incorrect API key.');
+    await page.fill('#key', 'open-sesame');
+    await page.click('#unlock');
+    await page.waitForFunction(() => document.getElementById('model')!.textContent === 'tiny');
+    assert.ok(await page.isHidden('#login'));
+    await page.fill('#input', 'hello');
+    await page.press('#input', 'Enter');
+    await page.waitForFunction(() => /tokens/.test(document.querySelector('.assistant .meta')?.textContent ?? ''), null, { timeout: 30_000 });
+    // a reload keeps the key for the tab (sessionStorage) without asking again
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('model')!.textContent === 'tiny');
+    assert.ok(await page.isHidden('#login'));
+    assert.deepEqual(urls.filter((u) => u.includes('open-sesame') || u.includes('wrong')), [], 'the key is in no URL');
+    assert.ok(auth.includes('Bearer open-sesame'), 'the key went as a header');
+    assert.ok(!page.url().includes('?'));
+    assert.deepEqual(errors, []);
     await page.close();
   } finally { await browser.close(); }
 });

@@ -18,12 +18,12 @@ let server: http.Server, client: OpenAI;
 before(async () => {
   const tok = MiniTokenizer.load((await tinyModelDir()).dir);
   const ids = await tok.encode(ANSWER);
-  const scripted = { batch: 0, queued: 0, stats: {},
-    submit(req: GenRequest): Handle {
+  const scripted = { batch: 0, queued: 0, stats: {}, o: { maxBatch: 1, maxQueue: 1 },
+    submitAll: (reqs: GenRequest[]): Handle[] => reqs.map((req) => {
       const h = new Handle(req);
       setImmediate(() => { for (const id of ids) h.push(id); h.end('stop'); });
       return h;
-    } } as unknown as Engine;
+    }) } as unknown as Engine;
   server = createServer(scripted, tok, { name: 'tiny', bodyLimit: 64 * 1024, contextWindow: 4096, limits: {} });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`, apiKey: 'unused', maxRetries: 0 });

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { launch } from '../parallel/launch.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler } from './common.js';
+import { WATCH_PID } from './startup.js';
 
 /** The ranks' command line: the tokens from the first non-option after `launch` on, verbatim
  * (yargs would convert numbers and take flags such as --help for itself). Launch's own
@@ -37,9 +38,7 @@ export const launchCommand = {
     const script = process.argv[1];
     const args = rankArgv(hideBin(process.argv));
     if (!script || !args) throw new UserError('launch: give the command the ranks run, e.g. `minimind launch --nproc_per_node 2 pretrain`');
-    // When the CLI relaunched itself (src/cli/relaunch.ts), its tunables are already in this
-    // environment: the ranks keep them without relaunching, and leave if launch is killed.
-    const env = process.env.MINIMIND_CHILD ? { MINIMIND_CHILD: String(process.pid) } : {};
-    return launch({ nproc: a.nproc_per_node as number, masterPort: a.master_port as number | undefined, script, args, env });
+    // the ranks stop as on SIGTERM if launch is killed (src/cli/startup.ts)
+    return launch({ nproc: a.nproc_per_node as number, masterPort: a.master_port as number | undefined, script, args, env: { [WATCH_PID]: String(process.pid) } });
   }),
 };

@@ -7,7 +7,7 @@ import { loadDecodingModel } from '../eval/chat.js';
 import { Quantize } from '../model/decode-runner.js';
 import { BatchDecoder } from '../serve/batch-decoder.js';
 import { Engine } from '../serve/engine.js';
-import { createServer } from '../serve/server.js';
+import { ApiServer, createServer } from '../serve/server.js';
 import { UserError } from '../util/errors.js';
 import { chatRepl } from './chat-repl.js';
 import { Args, handler, loadOptions, modelSource, positive, runtimeOptions, sessionOptions } from './common.js';
@@ -21,9 +21,15 @@ export const serveCommand = {
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'weights for decoding (q4: 4-bit)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind (0.0.0.0 exposes the server to the network)' })
-    .option('port', { type: 'number', default: 8998, describe: 'TCP port to listen on (0: any free port)' })
+    .option('port', { type: 'number', default: 8998, describe: 'port to listen on (0: any free port, printed at start)' })
     .option('model_name', { type: 'string', describe: 'model id in the API (default: the directory name)' })
-    .option('api_key', { type: 'string', describe: 'require "Authorization: Bearer <key>" on every route (the page takes ?api_key=<key>); default: $MINIMIND_API_KEY' })
+    .option('api_key', { type: 'string', describe: 'require "Authorization: Bearer <key>" on the API (the chat page asks for the key); default: $MINIMIND_API_KEY' })
+    .option('allowed_hosts', { type: 'string', describe: 'Host header names accepted besides the bound address\'s own (comma-separated; * = any), e.g. a DNS name behind a proxy' })
+    .option('cors_origin', { type: 'string', describe: 'origins whose web pages may call the API (comma-separated, e.g. http://localhost:3000; * = any); others are refused' })
+    .option('shutdown_grace', { type: 'number', default: 5, describe: 'seconds running requests get to finish on SIGTERM/SIGINT before they are cut' })
+    .option('header_timeout', { type: 'number', default: 10, describe: 'seconds a request\'s headers may take to arrive' })
+    .option('body_timeout', { type: 'number', default: 30, describe: 'seconds a whole request (headers and body) may take to arrive' })
+    .option('keepalive_timeout', { type: 'number', default: 5, describe: 'seconds an idle keep-alive connection stays open' })
     .option('max_batch', { type: 'number', default: 8, describe: 'requests decoded together in one batched step' })
     .option('max_queue', { type: 'number', default: 64, describe: 'requests waiting for a batch slot; more are refused with 429' })
     .option('body_limit', { type: 'number', default: 1, describe: 'largest request body in MB (larger: 413, not read)' })
@@ -33,7 +39,8 @@ export const serveCommand = {
       + 'blocks coexist for a moment when it does. The exact bound is printed at start.')
     .example('$0 serve --load_from out/full_sft', 'serve on http://127.0.0.1:8998'),
   handler: handler(async (a: Args) => {
-    positive(a, 'max_batch', 'max_queue', 'body_limit');
+    positive(a, 'max_batch', 'max_queue', 'body_limit', 'header_timeout', 'body_timeout', 'keepalive_timeout');
+    if (typeof a.shutdown_grace !== 'number' || !(a.shutdown_grace >= 0)) throw new UserError(`--shutdown_grace must be a number of seconds >= 0, got ${a.shutdown_grace}`);
     if (!Number.isInteger(a.port) || (a.port as number) < 0 || (a.port as number) > 65535) throw new UserError(`--port must be an integer 0-65535, got ${a.port}`);
     const source = modelSource(a, 'model directory', 'train one with `minimind full-sft`');
     const { config, params, tok, hook } = loadDecodingModel({ ...source, lora: a.lora as string | undefined });
@@ -44,8 +51,11 @@ export const serveCommand = {
     const kvBound = BatchDecoder.boundBytes(config, maxBatch);
     const name = (a.model_name as string | undefined) ?? path.basename(path.resolve(source.loadFrom));
     const apiKey = (a.api_key as string | undefined) ?? process.env.MINIMIND_API_KEY;
+    const list = (k: string) => ((a[k] as string | undefined) ?? '').split(',').map((x) => x.trim()).filter(Boolean);
     const server = createServer(engine, tok, { name, apiKey: apiKey || undefined, bodyLimit: Math.floor((a.body_limit as number) * MB),
-      contextWindow: config.max_position_embeddings, limits: { max_batch: maxBatch, max_queue: engine.o.maxQueue, kv_cache_bound_bytes: kvBound } });
+      contextWindow: config.max_position_embeddings, vocabSize: config.vocab_size, limits: { max_batch: maxBatch, max_queue: engine.o.maxQueue, kv_cache_bound_bytes: kvBound },
+      allowedHosts: [a.host as string, ...list('allowed_hosts')], corsOrigins: list('cors_origin'),
+      headerTimeout: a.header_timeout as number, bodyTimeout: a.body_timeout as number, keepAliveTimeout: a.keepalive_timeout as number });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new UserError(`--port ${a.port}: address ${a.host}:${a.port} is already in use`) : e));
       server.listen(a.port as number, a.host as string, resolve);
@@ -54,12 +64,25 @@ export const serveCommand = {
     const host = (a.host as string).includes(':') ? `[${a.host}]` : a.host as string;
     process.stderr.write(`${chalk.green('serving')} ${name} on http://${host}:${addr.port} `
       + `(batch ${maxBatch}, queue ${engine.o.maxQueue}, KV cache <= ${(kvBound / MB).toFixed(1)} MB${apiKey ? ', API key required' : ''})\n`);
-    const stop = () => { server.close(); server.closeAllConnections(); void engine.release().finally(() => process.exit(0)); };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    await new Promise(() => {});
+    await stopOnSignal(server, engine, a.shutdown_grace as number);
   }),
 };
+
+/**
+ * SIGTERM or SIGINT: stop taking requests, let running ones finish within the grace period
+ * (a second signal cuts them at once), print one line and exit 0.
+ */
+async function stopOnSignal(server: ApiServer, engine: Engine, graceS: number): Promise<void> {
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
+  });
+  for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => server.cutNow());
+  const { finished, cut } = await server.shutdown(graceS * 1000);
+  await engine.release();
+  const running = finished + cut;
+  process.stderr.write(`serve: stopped on ${signal}${running ? `: ${finished} of ${running} running requests finished${cut ? `, ${cut} cut (--shutdown_grace ${graceS} s)` : ''}` : ''}\n`);
+  process.exit(0);
+}
 
 interface Chunk { choices?: { delta?: { content?: string; reasoning_content?: string; tool_calls?: unknown[] }; finish_reason?: string | null }[]; error?: { message: string } }
 

@@ -8,13 +8,20 @@
 // attn_bias, each row's RoPE positions starting at its first real token), and their keys
 // and values go into new rows of the window. A row that leaves is replaced by the last row,
 // and the window shrinks when the rows left use less than half of it, so it holds at most
-// the batch's rows x the context window.
+// the batch's rows x the context window. A prompt that is scored (echo with logprobs) is
+// prefilled by a second graph that outputs the logits of every position; it opens on the
+// first such prompt, so a server that never scores never holds its weights twice.
 import { MiniMindConfig } from '../model/config.js';
 import { DecodeHook, openDecodeGraph, Quantize } from '../model/decode-runner.js';
 import { int64Tensor, PositionInputs, RopeRows } from '../model/feeds.js';
 import { KvWindow, MASKED } from '../model/kv-window.js';
 import { Params } from '../model/params.js';
 import { ort, Session, SessionOptions } from '../runtime/session.js';
+
+type Graph = { session: Session; weights: Record<string, ort.Tensor> };
+
+/** A row that joined: its key, the logits after its prompt [V], and with allLogits those of every prompt position [L, V]. */
+export interface Joined { key: number; logits: Float32Array; positions?: Float32Array }
 
 export class BatchDecoder {
   private rope: RopeRows;
@@ -24,8 +31,9 @@ export class BatchDecoder {
   private window: KvWindow;
   private nextKey = 1;
   private readonly rep: number;
+  private scoring: Promise<Graph> | null = null;
 
-  private constructor(readonly c: MiniMindConfig, private session: Session, private weights: Record<string, ort.Tensor>) {
+  private constructor(readonly c: MiniMindConfig, private main: Graph, private openScoring: () => Promise<Graph>) {
     this.rope = new RopeRows(c);
     this.positions = new PositionInputs(c);
     this.window = new KvWindow(c);
@@ -33,8 +41,7 @@ export class BatchDecoder {
   }
 
   static async create(c: MiniMindConfig, params: Params, so: SessionOptions & { quantize?: Quantize } = {}, hook?: DecodeHook): Promise<BatchDecoder> {
-    const { session, weights } = await openDecodeGraph(c, params, so, { hook });
-    return new BatchDecoder(c, session, weights);
+    return new BatchDecoder(c, await openDecodeGraph(c, params, so, { hook }), () => openDecodeGraph(c, params, so, { hook, allLogits: true }));
   }
 
   get size(): number { return this.keys.length; }
@@ -48,25 +55,34 @@ export class BatchDecoder {
   /**
    * Add sequences: the prompts are prefilled together (in groups of similar lengths, left-
    * padded to the group's longest, pad slots masked), then all join the batch at once.
-   * Returns each new row's key and the logits [V] after its prompt, in the prompts' order.
+   * Returns each new row's key and the logits [V] after its prompt, in the prompts' order;
+   * for the prompts whose `allLogits` flag is set, also the logits of every position.
    */
-  async join(prompts: number[][]): Promise<{ key: number; logits: Float32Array }[]> {
+  async join(prompts: number[][], allLogits: boolean[] = []): Promise<Joined[]> {
     if (!prompts.length) return [];
     if (prompts.some((p) => !p.length)) throw new Error('BatchDecoder.join: empty prompt');
     // every prefill first: rows join only when all of them ran (a failed run adds none)
-    const runs: { group: number[]; T: number; res: Record<string, ort.Tensor> }[] = [];
-    for (const group of prefillGroups(prompts.map((p) => p.length), PREFILL_TOKENS)) {
-      const T = Math.max(...group.map((i) => prompts[i].length));
-      runs.push({ group, T, res: await this.prefill(group.map((i) => prompts[i]), T) });
+    const runs: { group: number[]; T: number; all: boolean; res: Record<string, ort.Tensor> }[] = [];
+    for (const all of [false, true]) {
+      const which = prompts.map((_, i) => i).filter((i) => !!allLogits[i] === all);
+      if (!which.length) continue;
+      const graph = all ? await this.scoringGraph() : this.main;
+      for (const g of prefillGroups(which.map((i) => prompts[i].length), PREFILL_TOKENS)) {
+        const group = g.map((j) => which[j]), T = Math.max(...group.map((i) => prompts[i].length));
+        runs.push({ group, T, all, res: await this.prefill(graph, group.map((i) => prompts[i]), T) });
+      }
     }
     this.window.reserve(this.size + prompts.length, Math.max(...prompts.map((p) => p.length)));
-    const V = this.c.vocab_size, out = prompts.map(() => ({ key: 0, logits: new Float32Array(0) as Float32Array }));
-    for (const { group, T, res } of runs) {
+    const V = this.c.vocab_size, out: Joined[] = [];
+    for (const { group, T, all, res } of runs) {
       const logits = res.logits.data as Float32Array;
       group.forEach((i, j) => {
         const L = prompts[i].length, row = this.window.addRow();
         this.window.append(row, res, j, T, T - L, L);
-        out[i] = { key: this.nextKey++, logits: logits.slice(j * V, (j + 1) * V) };
+        // allLogits: [n, T, V], the row's real positions are its last L
+        out[i] = all
+          ? { key: this.nextKey++, logits: logits.slice(((j + 1) * T - 1) * V, (j + 1) * T * V), positions: logits.slice((j * T + T - L) * V, (j + 1) * T * V) }
+          : { key: this.nextKey++, logits: logits.slice(j * V, (j + 1) * V) };
         this.keys.push(out[i].key);
       });
     }
@@ -78,7 +94,7 @@ export class BatchDecoder {
    * T-L columns are padding that no real token's query sees, and its RoPE positions start
    * at 0 on its first real token.
    */
-  private async prefill(prompts: number[][], T: number): Promise<Record<string, ort.Tensor>> {
+  private async prefill(graph: Graph, prompts: number[][], T: number): Promise<Record<string, ort.Tensor>> {
     const n = prompts.length, rep = this.rep;
     const ids = new BigInt64Array(n * T), causal = this.positions.get(T).attn_bias.data as Float32Array, bias = new Float32Array(n * causal.length);
     prompts.forEach((p, j) => {
@@ -88,7 +104,7 @@ export class BatchDecoder {
       if (pad) for (let q = 0; q < rep * T; q++) bias.fill(MASKED, j * causal.length + q * T, j * causal.length + q * T + pad);
     });
     const rope = this.rope.get(prompts.map((p) => p.length - T), T); // pad columns: negative positions
-    return this.session.run({ ...this.weights, ...KvWindow.emptyFeeds(this.c, n), ...rope,
+    return graph.session.run({ ...graph.weights, ...KvWindow.emptyFeeds(this.c, n), ...rope,
       attn_bias: KvWindow.newTokenBias(this.c, bias, n, T), input_ids: int64Tensor(ids, [n, T]) });
   }
 
@@ -117,7 +133,7 @@ export class BatchDecoder {
       ids[b] = BigInt(id);
     });
     this.window.reserve(B, Math.max(...lens) + 1);
-    const res = await this.session.run({ ...this.weights, ...this.window.feeds(), ...this.rope.get(lens, 1),
+    const res = await this.main.session.run({ ...this.main.weights, ...this.window.feeds(), ...this.rope.get(lens, 1),
       attn_bias: KvWindow.newTokenBias(this.c, this.positions.get(1).attn_bias.data as Float32Array, 1, 1), input_ids: int64Tensor(ids, [B, 1]) });
     for (let b = 0; b < B; b++) this.window.append(b, res, b, 1, 0, 1);
     const V = this.c.vocab_size, logits = res.logits.data as Float32Array, out = new Map<number, Float32Array>();
@@ -125,7 +141,16 @@ export class BatchDecoder {
     return out;
   }
 
-  release(): Promise<void> { return this.session.release(); }
+  private scoringGraph(): Promise<Graph> {
+    // a graph that failed to open (memory) is tried again by the next scored prompt
+    return this.scoring ??= this.openScoring().catch((e) => { this.scoring = null; throw e; });
+  }
+
+  async release(): Promise<void> {
+    await this.main.session.release();
+    const scoring = await this.scoring?.catch(() => null);
+    await scoring?.session.release();
+  }
 }
 
 /** Padded tokens per prefill run at most (bounds the [n, heads, T, T] attention scores). */

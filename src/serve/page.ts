@@ -1,7 +1,9 @@
 // The chat page served at `/`: one HTML file, its script and style, and the Markdown
 // renderer (marked) and sanitiser (DOMPurify) from node_modules, so it works offline.
 // The page keeps the conversation in localStorage, streams answers over SSE from
-// /v1/chat/completions, shows reasoning collapsed, and fits a phone-width screen.
+// /v1/chat/completions, shows reasoning collapsed, and fits a phone-width screen. The page's
+// files are public; when the server asks for an API key, the page asks the user for it and
+// sends it as a header (kept in sessionStorage, or localStorage with "remember"), never in a URL.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -23,6 +25,14 @@ const HTML = String.raw`<!doctype html>
   <button id="settings-toggle" type="button" aria-expanded="false">Settings</button>
   <button id="clear" type="button">New chat</button>
 </header>
+<section id="login" hidden>
+  <form id="key-form">
+    <label>API key <input id="key" type="password" autocomplete="current-password" required></label>
+    <label class="check"><input id="remember" type="checkbox"> Remember on this device</label>
+    <button id="unlock" type="submit">Unlock</button>
+    <span id="key-error" class="error" role="alert"></span>
+  </form>
+</section>
 <section id="settings" hidden>
   <label>System prompt <textarea id="system" rows="2" placeholder="You are a helpful assistant."></textarea></label>
   <div class="row">
@@ -54,7 +64,9 @@ button { font: inherit; padding: 6px 12px; border: 1px solid #c5ccd6; border-rad
 button:hover { background: #eef1f5; }
 #send { background: #2563eb; color: #fff; border-color: #2563eb; }
 #stop { background: #dc2626; color: #fff; border-color: #dc2626; }
-#settings { padding: 8px 12px; background: #fff; border-bottom: 1px solid #dde1e7; }
+#settings, #login { padding: 8px 12px; background: #fff; border-bottom: 1px solid #dde1e7; }
+#key-form { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; font-size: 14px; }
+#key-form input[type=password] { font: inherit; padding: 4px 6px; }
 #settings label { display: block; font-size: 14px; margin: 4px 0; }
 #settings textarea, #settings input[type=number] { width: 100%; font: inherit; padding: 4px 6px; }
 #settings .row { display: flex; gap: 8px; flex-wrap: wrap; }
@@ -80,10 +92,9 @@ import { marked } from './marked.js';
 import DOMPurify from './purify.js';
 
 const $ = (id) => document.getElementById(id);
-const KEY = 'minimind-chat';
-const apiKey = new URLSearchParams(location.search).get('api_key');
-const headers = { 'Content-Type': 'application/json' };
-if (apiKey) headers.Authorization = 'Bearer ' + apiKey;
+const KEY = 'minimind-chat', API_KEY = 'minimind-api-key';
+let apiKey = sessionStorage.getItem(API_KEY) || localStorage.getItem(API_KEY) || '';
+const headers = () => Object.assign({ 'Content-Type': 'application/json' }, apiKey ? { Authorization: 'Bearer ' + apiKey } : {});
 const saved = JSON.parse(localStorage.getItem(KEY) || '{}');
 let messages = Array.isArray(saved.messages) ? saved.messages : [];
 let model = null, controller = null;
@@ -144,7 +155,8 @@ async function send(text) {
   $('send').hidden = true; $('stop').hidden = false;
   let note = '';
   try {
-    const res = await fetch('v1/chat/completions', { method: 'POST', headers, body: JSON.stringify(body), signal: controller.signal });
+    const res = await fetch('v1/chat/completions', { method: 'POST', headers: headers(), body: JSON.stringify(body), signal: controller.signal });
+    if (res.status === 401) askKey('Incorrect API key.');
     if (!res.ok) { const e = await res.json().catch(() => ({})); throw new Error((e.error && e.error.message) || res.statusText); }
     const reader = res.body.getReader(), dec = new TextDecoder();
     let buf = '';
@@ -200,8 +212,29 @@ $('settings-toggle').addEventListener('click', () => {
 });
 for (const k of ['system', 'temperature', 'top_p', 'max_tokens', 'thinking']) $(k).addEventListener('change', save);
 
-fetch('v1/models', { headers }).then((r) => r.json()).then((j) => { model = j.data[0].id; $('model').textContent = model; })
-  .catch(() => { $('model').textContent = '(server unreachable)'; });
+function askKey(message) {
+  $('login').hidden = false;
+  $('key-error').textContent = message;
+  $('key').focus();
+}
+async function connect() {
+  const r = await fetch('v1/models', { headers: headers() }).catch(() => null);
+  if (!r) { $('model').textContent = '(server unreachable)'; return; }
+  if (r.status === 401) { askKey(apiKey ? 'Incorrect API key.' : ''); return; }
+  const j = await r.json();
+  model = j.data[0].id;
+  $('model').textContent = model;
+  $('login').hidden = true;
+}
+$('key-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  apiKey = $('key').value;
+  $('key').value = '';
+  sessionStorage.setItem(API_KEY, apiKey);
+  if ($('remember').checked) localStorage.setItem(API_KEY, apiKey); else localStorage.removeItem(API_KEY);
+  connect();
+});
+connect();
 redraw();
 document.body.dataset.ready = '1';
 `;

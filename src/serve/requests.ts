@@ -7,10 +7,17 @@ export class ApiError extends Error {
     readonly type = status === 429 ? 'rate_limit_error' : status === 401 ? 'authentication_error' : status >= 500 ? 'server_error' : 'invalid_request_error') {
     super(message);
   }
+  /** headers the answer carries (Allow on a 405) */
+  headers: Record<string, string> = {};
+  with(headers: Record<string, string>): this { Object.assign(this.headers, headers); return this; }
   get body() { return { error: { message: this.message, type: this.type, param: this.param, code: this.code } }; }
 }
 
 type Body = Record<string, unknown>;
+
+const MAX_STOPS = 16;
+/** alternatives per token at most (OpenAI's chat limit; vLLM's default --max-logprobs) */
+export const MAX_LOGPROBS = 20;
 
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const bad = (param: string, want: string, v: unknown) => new ApiError(400, `Invalid type for '${param}': expected ${want}, but got ${typeName(v)}.`, param, 'invalid_type');
@@ -18,7 +25,10 @@ const bad = (param: string, want: string, v: unknown) => new ApiError(400, `Inva
 function num(b: Body, k: string, lo: number, hi: number, int = false): number | undefined {
   const v = b[k];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) throw bad(k, int ? 'an integer' : 'a number', v);
+  if (typeof v !== 'number') throw bad(k, int ? 'an integer' : 'a number', v);
+  // JSON numbers past float64's range (1e400) parse as Infinity
+  if (!Number.isFinite(v)) throw new ApiError(400, `'${k}' must be between ${lo} and ${hi}; the number given is too large to represent.`, k, 'invalid_value');
+  if (int && !Number.isInteger(v)) throw new ApiError(400, `'${k}' must be an integer, got ${v}.`, k, 'invalid_type');
   if (v < lo || v > hi) throw new ApiError(400, `'${k}' must be between ${lo} and ${hi}, got ${v}.`, k, 'invalid_value');
   return v;
 }
@@ -49,7 +59,8 @@ function sampling(b: Body): Sampling {
   let stop: string[] = [];
   if (typeof stopV === 'string') stop = [stopV];
   else if (Array.isArray(stopV)) {
-    if (stopV.length > 4 || stopV.some((s) => typeof s !== 'string')) throw new ApiError(400, "'stop' must be a string or an array of at most 4 strings.", 'stop', 'invalid_value');
+    // OpenAI takes 4; vLLM any number, and evaluation harnesses send their stop lists and the EOS string
+    if (stopV.length > MAX_STOPS || stopV.some((s) => typeof s !== 'string')) throw new ApiError(400, `'stop' must be a string or an array of at most ${MAX_STOPS} strings.`, 'stop', 'invalid_value');
     stop = stopV as string[];
   } else if (stopV !== undefined && stopV !== null) throw bad('stop', 'a string or an array of strings', stopV);
   stop = stop.filter((s) => s.length);
@@ -59,7 +70,6 @@ function sampling(b: Body): Sampling {
   const n = num(b, 'n', 1, 1, true);
   void n; // one choice per request
   const max = num(b, 'max_tokens', -1, 2 ** 31, true) ?? num(b, 'max_completion_tokens', -1, 2 ** 31, true);
-  if (max === 0) throw new ApiError(400, "'max_tokens' must be at least 1 (or -1 for the context window).", 'max_tokens', 'invalid_value');
   return {
     model: str(b, 'model'), stream: bool(b, 'stream') ?? false, includeUsage,
     temperature: num(b, 'temperature', 0, 2) ?? 0.7, topP: num(b, 'top_p', 0, 1) ?? 0.92, topK: num(b, 'top_k', 0, 1e9, true) ?? 0,
@@ -69,7 +79,11 @@ function sampling(b: Body): Sampling {
   };
 }
 
-export interface ChatRequest extends Sampling { messages: ChatMessage[]; tools: unknown[]; thinking: boolean }
+export interface ChatRequest extends Sampling {
+  messages: ChatMessage[]; tools: unknown[]; thinking: boolean;
+  /** alternatives per generated token; undefined: no logprobs */
+  logprobs?: number;
+}
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'developer']);
 
@@ -113,15 +127,47 @@ export function parseChatRequest(b: Body): ChatRequest {
     ?? (kw ? bool(kw as Body, 'enable_thinking') ?? bool(kw as Body, 'open_thinking') : undefined) ?? false;
   // OpenAI tools are {type: 'function', function: {...}}; the template lists the functions
   const fns = ((tools as unknown[] | undefined) ?? []).map((t) => ((t as Body)?.function ?? t));
-  return { ...sampling(b), messages, tools: fns, thinking };
+  const s = sampling(b);
+  if (s.maxTokens === 0) throw new ApiError(400, "'max_tokens' must be at least 1 (or -1 for the context window).", 'max_tokens', 'invalid_value');
+  const top = num(b, 'top_logprobs', 0, MAX_LOGPROBS, true);
+  const want = bool(b, 'logprobs') ?? false;
+  if (top !== undefined && !want) throw new ApiError(400, "'top_logprobs' needs 'logprobs' set to true.", 'top_logprobs', 'invalid_value');
+  return { ...s, messages, tools: fns, thinking, logprobs: want ? top ?? 0 : undefined };
 }
 
-export interface CompletionRequest extends Sampling { prompt: string }
+/** A prompt as text (the server puts BOS before it) or as token ids (taken as given). */
+export type Prompt = string | number[];
+
+export interface CompletionRequest extends Sampling {
+  prompts: Prompt[];
+  /** alternatives per token; undefined: no logprobs */
+  logprobs?: number;
+  /** the answer's text and logprobs start with the prompt's */
+  echo: boolean;
+}
+
+const isIds = (v: unknown): v is unknown[] => Array.isArray(v) && v.length > 0 && typeof v[0] !== 'string' && !Array.isArray(v[0]);
+
+/** OpenAI's prompt forms: a string, token ids, or a batch of either. */
+function prompts(p: unknown): Prompt[] {
+  if (p === undefined || p === null) throw new ApiError(400, "Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  const list = typeof p === 'string' || isIds(p) ? [p] : p;
+  if (!Array.isArray(list)) throw bad('prompt', 'a string, an array of token ids, or an array of either', p);
+  if (!list.length) throw new ApiError(400, "'prompt' must not be empty.", 'prompt', 'empty_array');
+  return list.map((q, i) => {
+    if (typeof q === 'string') return q;
+    const param = list === p ? `prompt[${i}]` : 'prompt';
+    if (!Array.isArray(q)) throw bad(param, 'a string or an array of token ids', q);
+    if (!q.length) throw new ApiError(400, `'${param}' must not be an empty list of tokens.`, param, 'empty_array');
+    const j = q.findIndex((t) => typeof t !== 'number' || !Number.isInteger(t) || t < 0);
+    if (j >= 0) throw new ApiError(400, `'${param}[${j}]' must be a token id (an integer >= 0), got ${JSON.stringify(q[j])}.`, param, 'invalid_value');
+    return q as number[];
+  });
+}
 
 export function parseCompletionRequest(b: Body): CompletionRequest {
-  let p = b.prompt;
-  if (Array.isArray(p) && p.length === 1) p = p[0];
-  if (p === undefined) throw new ApiError(400, "Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
-  if (typeof p !== 'string') throw bad('prompt', 'a string (one prompt per request)', p);
-  return { ...sampling(b), prompt: p };
+  const ps = prompts(b.prompt);
+  const s = sampling(b), echo = bool(b, 'echo') ?? false;
+  if (s.maxTokens === 0 && !echo) throw new ApiError(400, "'max_tokens' must be at least 1 (or -1 for the context window); 0 only with 'echo' (scoring the prompt).", 'max_tokens', 'invalid_value');
+  return { ...s, prompts: ps, logprobs: num(b, 'logprobs', 0, MAX_LOGPROBS, true), echo };
 }

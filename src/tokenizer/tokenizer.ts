@@ -68,6 +68,8 @@ export class MiniTokenizer {
   }
 
   tokenToId(tok: string): number | undefined { return this.hf.tokenToId(tok) ?? undefined; }
+  /** the vocabulary entry of `id` (byte-level BPE: in GPT-2's byte alphabet) */
+  idToToken(id: number): string | undefined { return this.hf.idToToken(id) ?? undefined; }
 
   get hasChatTemplate(): boolean { return this.template !== null; }
 
