@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import yargs, { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { startup } from '../src/cli/startup.js';
+import { startup, superviseGpuRun } from '../src/cli/startup.js';
 import { normalizeFlags } from '../src/cli/argv.js';
 import { isUserFacing } from '../src/util/errors.js';
 import { apply01Defaults, helpLayout } from '../src/cli/common.js';
@@ -40,6 +40,7 @@ try {
   process.stderr.write(`error: ${(e as Error).message}\n`);
   process.exit(1);
 }
+if (superviseGpuRun(argv)) await new Promise(() => {}); // the supervised child does the work
 startup(argv);
 
 await yargs(argv)

@@ -64,3 +64,31 @@ test('a process named in MINIMIND_WATCH_PID (a rank\'s launcher) that ends stops
     assert.match(err, /serve: stopped on SIGTERM\n$/);
   } finally { child.kill('SIGKILL'); watched.kill('SIGKILL'); }
 });
+
+test('a GPU run is supervised: a native crash of the command (a signal nobody sent) gets a line, not silence', { timeout: 60_000, skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  // --device auto asks for a GPU (here it falls back to the CPU): the REPL waits on stdin
+  const parent = spawn(process.execPath, [CLI, 'eval', '--load_from', m.dir, '--device', 'auto', '--threads', '1'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+  let err = '';
+  parent.stderr.on('data', (b) => { err += b; });
+  const exit = new Promise<number | null>((r) => parent.on('exit', (code) => r(code)));
+  let worker = '';
+  for (let i = 0; i < 200 && !worker; i++) { await new Promise((r) => setTimeout(r, 50)); worker = children(parent.pid!); }
+  assert.ok(/^\d+$/.test(worker), `the command runs in one supervised child (children: ${JSON.stringify(worker)})`);
+  await new Promise((r) => setTimeout(r, 500));
+  process.kill(Number(worker), 'SIGSEGV'); // what a driver's segfault would do
+  assert.equal(await exit, 128 + 11);
+  assert.match(err, /error: the eval process ended with SIGSEGV in native code \(ONNX Runtime's auto provider or the GPU driver\)/);
+  assert.doesNotMatch(err, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+});
+
+test('a supervised GPU run forwards Ctrl-C to its command and ends with it', { timeout: 60_000, skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const parent = spawn(process.execPath, [CLI, 'eval', '--load_from', m.dir, '--device', 'auto', '--threads', '1'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const exit = new Promise<[number | null, string | null]>((r) => parent.on('exit', (code, sig) => r([code, sig])));
+  let worker = '';
+  for (let i = 0; i < 200 && !worker; i++) { await new Promise((r) => setTimeout(r, 50)); worker = children(parent.pid!); }
+  await new Promise((r) => setTimeout(r, 500));
+  parent.kill('SIGINT');
+  const [code] = await exit;
+  assert.ok(code !== null && code !== 139, `exited with ${code}`);
+  assert.throws(() => process.kill(Number(worker), 0), 'the command ended with its supervisor');
+});

@@ -28,9 +28,10 @@ const args = (name: string, ...extra: string[]) => ['pretrain', ...flags(TINY, [
 const DEFAULT_THREADS = os.availableParallelism() >= 2 ? '0' : '2';
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-for (const threads of ['1', DEFAULT_THREADS]) {
+// Ctrl-C (SIGINT) and SIGTERM (a job scheduler, `kill`, or npx's shell gone) stop a run alike
+for (const [threads, sig] of [['1', 'SIGINT'], [DEFAULT_THREADS, 'SIGTERM']] as const) {
   const label = threads === '1' ? '1 thread' : threads === '0' ? `default threads (${os.availableParallelism()} cores)` : `${threads} threads`;
-  test(`SIGINT saves a checkpoint; resuming ends with weights bit-identical to an uninterrupted run (${label})`, async () => {
+  test(`${sig} saves a checkpoint; resuming ends with weights bit-identical to an uninterrupted run (${label})`, async () => {
     const out = path.join(ws.dir, `out-t${threads}`);
     const run = (name: string, ...extra: string[]) => args(name, '--threads', threads, '--out_dir', out, ...extra);
     const full = cli(run('full'));
@@ -41,8 +42,9 @@ for (const threads of ['1', DEFAULT_THREADS]) {
     child.stderr.on('data', (d) => { stderr += d; });
     const done = exited(child);
     await waitForStep(path.join(out, 'split'), 10, child);
-    child.kill('SIGINT');
+    child.kill(sig);
     assert.equal(await done, 130, stderr);
+    assert.match(stderr, new RegExp(`${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'}: saving a checkpoint after this step`));
     assert.match(stderr, /interrupted at step \d+\/120: checkpoint saved/);
     const stoppedAt = loadCheckpoint(listCheckpoints(path.join(out, 'split')).pop()!).state.step;
     assert.ok(stoppedAt >= 10 && stoppedAt < 120, `stopped at ${stoppedAt}`);

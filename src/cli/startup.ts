@@ -6,12 +6,19 @@
 //   process starts, so the CLI used to start itself a second time. mallopt() sets the same
 //   two parameters in a running process (measured on a v1-small training step: ~65k page
 //   faults without, ~4k with the tunables, ~8k with mallopt), through koffi.
+// - A GPU run (--device webgpu, cuda or auto) is supervised: GPU drivers and ONNX Runtime's
+//   GPU providers can end a process from native code (an abort, a segfault), where no
+//   JavaScript runs to say what happened. The CLI then runs the command in a child and,
+//   should that child die of a signal nobody sent it, prints one line saying so. The CPU
+//   path stays one process.
 // - Under npx, the CLI's parent is a shell that npm started: npm forwards SIGTERM/SIGINT
 //   to that shell only, which dies without passing them on. So the CLI watches npm and the
 //   shell, and when either is gone it stops as on SIGTERM, rather than being left running
 //   (a server still listening on its port). `launch` asks its ranks to watch it likewise.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import os from 'node:os';
 
 /** Environment variable naming a process whose end this one follows (a rank's `launch`). */
 export const WATCH_PID = 'MINIMIND_WATCH_PID';
@@ -68,6 +75,39 @@ export function followProcesses(pids: number[], everyMs = 250): void {
     process.kill(process.pid, 'SIGTERM');
   }, everyMs);
   timer.unref();
+}
+
+const SUPERVISED = 'MINIMIND_SUPERVISED';
+
+/** The --device a command line asks for, if any (--device X or --device=X). */
+export function deviceOf(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--device(?:=(.*))?$/.exec(argv[i]);
+    if (m) return m[1] ?? argv[i + 1];
+  }
+  return undefined;
+}
+
+const wantsGpu = (argv: string[]) => /^(webgpu|cuda|auto)/.test(deviceOf(argv) ?? '') && !argv.some((a) => a === '--help' || a === '-h');
+
+/**
+ * Run a GPU command in a supervised child (see the top). Returns true in the parent, which
+ * then only waits: it forwards SIGINT/SIGTERM/SIGHUP, exits with the child's code, and names
+ * a signal the child died of that it did not forward.
+ */
+export function superviseGpuRun(argv: string[], env = process.env): boolean {
+  if (env[SUPERVISED] || env.MINIMIND_SUPERVISE === '0' || !wantsGpu(argv)) return false;
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...env, [SUPERVISED]: '1', [WATCH_PID]: String(process.pid) } });
+  const sent = new Set<string>();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { sent.add(sig); child.kill(sig); });
+  child.on('exit', (code, signal) => {
+    if (signal && !sent.has(signal)) {
+      process.stderr.write(`error: the ${argv[0] ?? 'minimind'} process ended with ${signal} in native code (ONNX Runtime's ${deviceOf(argv)} provider or the GPU driver); `
+        + 'nothing was saved after the last checkpoint. Rerun with --device cpu to tell a GPU problem from the rest\n');
+    }
+    process.exit(code ?? 128 + (signal ? os.constants.signals[signal] : 1));
+  });
+  return true;
 }
 
 /** Set up this process for the command in `argv` (nothing for --help and --version). */

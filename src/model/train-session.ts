@@ -44,10 +44,10 @@ export class TrainSession {
     const shapes = new Map([...tg.params].map(([n, t]) => [n, t.shape as number[]]));
     const keep = (g: { outputs: { name: string }[] }) => g.outputs.map((o) => o.name).filter((n) => n.startsWith('new.'));
     // the arena: the same shapes every step, so it stops growing after the first, and the
-    // step's big temporaries are not page-faulted in again on each run. The CLI gets that
-    // from glibc's tunables already (cli/relaunch.ts; with them the arena measured neutral);
-    // without them (the library used directly, MINIMIND_NO_RELAUNCH=1) a step took 19k-378k
-    // page faults, and the arena made v1-small 4x512 ~4% faster with peak RSS 1.9 -> 1.7 GB
+    // step's big temporaries are not page-faulted in again on each run. The CLI gets most of
+    // that from malloc's parameters already (cli/startup.ts); without them (the library used
+    // directly, MINIMIND_MALLOC=default) a step took 19k-378k page faults, and the arena made
+    // v1-small 4x512 ~4% faster with peak RSS 1.9 -> 1.7 GB
     so = { memArena: true, ...so };
     const session = await createSession(tg.graph, { ...so, deviceOutputs: keep(tg.graph) });
     let applier: Session | null = null;

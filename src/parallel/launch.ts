@@ -64,7 +64,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
     for (const r of running) children[r].kill('SIGTERM');
     killTimer = setTimeout(() => { for (const r of running) children[r].kill('SIGKILL'); }, o.graceMs ?? 10_000);
   };
-  // The terminal and a relaunching parent can both deliver one Ctrl-C: forward it once.
+  // The terminal and a parent (npx's shell) can both deliver one Ctrl-C: forward it once.
   const lastForward = new Map<string, number>();
   const forward = (sig: NodeJS.Signals) => {
     const now = Date.now();

@@ -15,6 +15,9 @@ import { LossScaler } from './loss-scaler.js';
 import { Progress } from './progress.js';
 import { StepPlan } from './step-plan.js';
 
+/** Signals that stop a run after its current step, with a checkpoint. */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
 export interface StepOutput {
   loss: number;
   /** global gradient norm before clipping, when the step also updated the weights */
@@ -176,18 +179,20 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   // all ranks must stop at the same step, so `stop` comes from the all-reduce (a request that
   // arrives during one is carried by the next). A step always finishes its accumulation
   // group: checkpoints fall between optimizer steps, where no gradient is pending.
+  // SIGTERM (a job scheduler, `kill`, npx's shell gone: cli/startup.ts) stops the run as Ctrl-C does.
   let requested = false, stop = false, firstSignal = 0;
-  const onSigint = () => {
+  const onSignal = (sig: NodeJS.Signals) => {
+    const what = sig === 'SIGINT' ? 'Ctrl-C' : sig;
     // a terminal's Ctrl-C can arrive twice (directly and forwarded by the launcher): a
     // second press counts only after a second
-    if (requested && performance.now() - firstSignal > 1000) { process.stderr.write('\nsecond Ctrl-C: exiting without waiting for the checkpoint\n'); process.exit(130); }
+    if (requested && performance.now() - firstSignal > 1000) { process.stderr.write(`\nsecond ${what}: exiting without waiting for the checkpoint\n`); process.exit(130); }
     if (!requested) {
       requested = true; firstSignal = performance.now();
       if (!o.peers) stop = true;
-      if (lead) process.stderr.write('\nCtrl-C: saving a checkpoint after this step (press again to quit now)\n');
+      if (lead) process.stderr.write(`\n${what}: saving a checkpoint after this step${sig === 'SIGINT' ? ' (press again to quit now)' : ''}\n`);
     }
   };
-  process.on('SIGINT', onSigint);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   const bar = new Progress(o.stage, totalSteps, step, process.stderr, lead && o.progress !== false);
   const t0 = performance.now();
   let winTokens = 0, winT = performance.now(), winLoss = 0, winN = 0, lastLoss = NaN;
@@ -257,7 +262,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
     await save();
   } finally {
     bar.stop();
-    process.off('SIGINT', onSigint);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
   if (lead) writeLossChart(o.runDir, o.stage);
   return { interrupted: stop && step < totalSteps, step, totalSteps, lastLoss, seconds: (performance.now() - t0) / 1000 };
