@@ -10,6 +10,9 @@ import { evalPplCommand } from '../src/cli/eval-ppl.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { dpoCommand } from '../src/cli/dpo.js';
+import { distillCommand } from '../src/cli/distill.js';
+import { grpoCommand } from '../src/cli/grpo.js';
+import { ppoCommand } from '../src/cli/ppo.js';
 import { dataProcessCommand } from '../src/cli/data-process.js';
 import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
@@ -47,6 +50,9 @@ await yargs(argv)
   .command(loraSftCommand)
   .command(mergeLoraCommand)
   .command(dpoCommand)
+  .command(distillCommand)
+  .command(grpoCommand)
+  .command(ppoCommand)
   .command(chatCommand)
   .command(serveCommand)
   .command(chatApiCommand)

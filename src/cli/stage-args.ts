@@ -59,14 +59,17 @@ export function dataOptionsFrom(a: Args): DataOptions {
  */
 export function resolveFromWeight(a: Args): string | undefined {
   const w = a.from_weight as string | undefined;
-  if (w === undefined || w === 'none') return undefined;
+  return w === undefined || w === 'none' ? undefined : resolveWeight(a, w, modelConfig(a), '--from_weight');
+}
+
+/** A weight name or path (see resolveFromWeight) of a model of config `c` (its .pth name), for `flag`. */
+export function resolveWeight(a: Args, w: string, c: { hidden_size: number; use_moe: boolean }, flag: string): string {
   const outDir = a.out_dir as string;
   const named = path.join(outDir, w);
   if (fs.existsSync(named) && fs.statSync(named).isDirectory()) return named;
   if (fs.existsSync(w) || w.includes('/') || w.includes(path.sep) || w.endsWith('.pth')) return w;
-  const c = modelConfig(a);
   const pth = path.join(outDir, `${w}_${c.hidden_size}${c.use_moe ? '_moe' : ''}.pth`);
-  if (!fs.existsSync(pth)) throw new UserError(`--from_weight ${w}: neither ${named} (a model directory) nor ${pth} (MiniMind weights) exists; train the previous stage first, or pass a path`);
+  if (!fs.existsSync(pth)) throw new UserError(`${flag} ${w}: neither ${named} (a model directory) nor ${pth} (MiniMind weights) exists; train the previous stage first, or pass a path`);
   return pth;
 }
 
