@@ -30,7 +30,7 @@ export interface StepOutput {
  * The AdamW scalars of a self-updating trainee's k-th update (from 0) within a step, its
  * learning rate the schedule's at that update times lrScale (a second model's own rate).
  */
-export type UpdateClock = (k: number, lrScale?: number) => AdamWScalars;
+export type UpdateClock = (k: number, lrScale?: number) => AdamWScalars & { lr: number };
 
 /**
  * What a stage trains. Its graph ends either in the optimizer step (`adamw`: one run per
@@ -230,8 +230,10 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       // rank r takes micro-batches r, r + world, ... of the group
       for (let j = rank; j < count; j += world) {
         const batch = data.batch(epoch, first + j);
-        const clock: UpdateClock | undefined = self ? (k, lrScale = 1) => adamwScalars({ lr: lrAt(optimizerStep + k) * lrScale, step: optimizerStep + k + 1, ...adam,
-          weightDecay: o.weightDecay, maxNorm: o.gradClip }) : undefined;
+        const clock: UpdateClock | undefined = self ? (k, lrScale = 1) => {
+          const at = lrAt(optimizerStep + k) * lrScale;
+          return { lr: at, ...adamwScalars({ lr: at, step: optimizerStep + k + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip }) };
+        } : undefined;
         const out = await trainee.step(batch, trainee.update === 'adamw' && !self ? scalars : undefined, lossScale, clock);
         if (self) optimizerStep += out.updates ?? 0;
         if (out.gradNorm !== undefined) gradNorm = out.gradNorm;

@@ -50,10 +50,19 @@ export interface PpoRollout {
   rewards: number[];
 }
 
+/** What the last batch's updates did, minibatch by minibatch and update by update (MiniMind's per-step view). */
+export interface PpoTrace {
+  /** each minibatch's (policy loss + vf_coef * value loss + aux) / accumulation_steps, 0 once stopped (what MiniMind backpropagates) */
+  losses: number[];
+  updates: { actorNorm: number; criticNorm: number; actorLr: number; criticLr: number }[];
+}
+
 export class PpoTrainee implements Trainee<PromptBatch> {
   readonly update = 'adamw' as const;
   readonly shapes: Map<string, number[]>;
   readonly selfUpdating: { updatesPerStep: number };
+  /** the last batch's minibatches and updates */
+  trace: PpoTrace = { losses: [], updates: [] };
 
   private constructor(private actor: TrainSession, private critic: TrainSession, private criticForward: TrainSession, private reference: TrainSession,
     private engine: RolloutEngine, private tok: MiniTokenizer, private criticParams: Params, private o: PpoOptions, private report: RewardReporter) {
@@ -122,10 +131,12 @@ export class PpoTrainee implements Trainee<PromptBatch> {
     const mb = Math.max(1, Math.min(o.miniBatchSize, B)), acc = o.accumulationSteps;
     const sums: Record<string, number> = { policy_loss: 0, critic_loss: 0, approx_kl: 0, kl_ref: 0, clipfrac: 0 };
     let count = 0, updates = 0, inGroup = 0, gradNorm = NaN, stop = false;
+    this.trace = { losses: [], updates: [] };
     const apply = async () => {
-      const scale = 1 / acc;
-      gradNorm = await this.actor.apply({ ...clock(updates), grad_scale: scale });
-      await this.critic.apply({ ...clock(updates, o.criticLrScale), grad_scale: scale });
+      const a = clock(updates), c = clock(updates, o.criticLrScale);
+      gradNorm = await this.actor.apply({ ...a, grad_scale: 1 / acc });
+      const criticNorm = await this.critic.apply({ ...c, grad_scale: 1 / acc });
+      this.trace.updates.push({ actorNorm: gradNorm, criticNorm, actorLr: a.lr, criticLr: c.lr });
       updates++; inGroup = 0;
     };
     for (const order of orders(B)) {
@@ -146,6 +157,7 @@ export class PpoTrainee implements Trainee<PromptBatch> {
         const c = await this.critic.step(sub.batch, {
           old_values: t((j, k) => oldValues[j][k]), returns: t((j, k) => returns[j][k]), loss_weight: new ort.Tensor('float32', new Float32Array([stop ? 0 : 1]), []),
         });
+        this.trace.losses.push(stop ? 0 : (a.loss + o.vfCoef * c.values.value_loss[0]) / acc);
         sums.policy_loss += a.values.policy_loss[0]; sums.critic_loss += c.values.value_loss[0]; sums.approx_kl += approxKl;
         sums.kl_ref += a.values.kl_ref[0]; sums.clipfrac += a.values.clipfrac[0]; count++;
         if (++inGroup === acc) await apply();
