@@ -46,7 +46,7 @@ export class GrpoTrainee extends SessionTrainee<PromptBatch> {
   }
 
   get metricNames(): string[] {
-    return ['reward', 'kl_ref', 'advantages_std', 'advantages_mean', 'policy_loss', 'avg_response_len', 'reward_errors', 'rollout_tokens_per_s', ...(this.moe ? ['aux_loss'] : [])];
+    return ['reward', 'kl_ref', 'advantages_std', 'advantages_mean', 'policy_loss', 'avg_response_len', 'reward_errors', ...(this.moe ? ['aux_loss'] : [])];
   }
 
   async step(b: PromptBatch, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
@@ -56,10 +56,9 @@ export class GrpoTrainee extends SessionTrainee<PromptBatch> {
     this.report(rewards, b);
     if (this.o.debug) this.o.debug(b, await Promise.all(prompts.map((p) => this.tok.decode(p))), texts, rewards.rewards);
     const out = await this.train(rows, rewards.rewards, scalars, lossScale);
-    const st = this.engine.last;
     out.metrics!.reward_errors = rewards.errors.length;
-    out.metrics!.rollout_tokens_per_s = st.tokens / Math.max(st.seconds, 1e-9);
-    return { ...out, tokens: st.tokens };
+    // tokens_per_s counts the sampled tokens (the rollout's own speed: bench --mode grpo)
+    return { ...out, tokens: this.engine.last.tokens };
   }
 
   /** One update on rollouts with their rewards (the fixtures replay MiniMind's rollouts through this). */

@@ -94,7 +94,7 @@ export class PpoTrainee implements Trainee<PromptBatch> {
   }
 
   get metricNames(): string[] {
-    return ['reward', 'kl_ref', 'approx_kl', 'clipfrac', 'policy_loss', 'critic_loss', 'avg_response_len', 'updates', 'reward_errors', 'rollout_tokens_per_s'];
+    return ['reward', 'kl_ref', 'approx_kl', 'clipfrac', 'policy_loss', 'critic_loss', 'avg_response_len', 'updates', 'reward_errors'];
   }
 
   async step(b: PromptBatch, _scalars?: unknown, _lossScale?: number, clock?: UpdateClock): Promise<StepOutput> {
@@ -107,10 +107,9 @@ export class PpoTrainee implements Trainee<PromptBatch> {
     // failed rewards (NaN) count as 0 here: GAE has no group to leave them out of
     const out = await this.train({ rows, rewards: rewards.rewards.map((r) => (Number.isFinite(r) ? r : 0)) }, clock,
       (B) => { const rng = new Rng(drawKey(this.o.seed ^ 0x33c7, b.epoch, b.batch)); return Array.from({ length: this.o.ppoUpdateIters }, () => [...rng.permutation(B)]); });
-    const st = this.engine.last;
     out.metrics!.reward_errors = rewards.errors.length;
-    out.metrics!.rollout_tokens_per_s = st.tokens / Math.max(st.seconds, 1e-9);
-    return { ...out, tokens: st.tokens };
+    // tokens_per_s counts the sampled tokens (the rollout's own speed: bench --mode grpo)
+    return { ...out, tokens: this.engine.last.tokens };
   }
 
   /**
