@@ -30,11 +30,14 @@ export interface GrpoOptions extends GrpoLossOptions {
 }
 
 export class GrpoTrainee extends SessionTrainee<PromptBatch> {
-  private constructor(policy: TrainSession, private reference: TrainSession, private engine: RolloutEngine, private tok: MiniTokenizer,
-    private o: GrpoOptions, private report: RewardReporter) { super(policy); }
+  private constructor(policy: TrainSession, private reference: TrainSession, private engine: RolloutEngine, private tokenizer: MiniTokenizer | null,
+    private o: GrpoOptions, private report: RewardReporter, private fillId: number) { super(policy); }
 
-  /** build: update (see updateMode) and mixed precision; the sequence length follows each rollout */
-  static async create(c: MiniMindConfig, params: Params, tok: MiniTokenizer, o: GrpoOptions, build: Pick<BuildOptions, 'update' | 'matmulType' | 'lossScaling'>,
+  /**
+   * build: update (see updateMode) and mixed precision; the sequence length follows each
+   * rollout. Without a tokenizer (bench) the trainee takes token ids only: rollout() and train().
+   */
+  static async create(c: MiniMindConfig, params: Params, tok: MiniTokenizer | null, o: GrpoOptions, build: Pick<BuildOptions, 'update' | 'matmulType' | 'lossScaling'>,
     so: SessionOptions, report: RewardReporter): Promise<GrpoTrainee> {
     const reference = await TrainSession.create(c, { matmulType: build.matmulType, objective: { kind: 'tokenlogp' }, trainable: () => false }, so);
     reference.bind(new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]))); // frozen copy
@@ -42,8 +45,21 @@ export class GrpoTrainee extends SessionTrainee<PromptBatch> {
       objective: { kind: 'grpo', lossType: o.lossType, beta: o.beta, epsilon: o.epsilon, epsilonHigh: o.epsilonHigh } }, so);
     policy.bind(params);
     const engine = new RolloutEngine(c, async () => new Map([...params, ...(await policy.weights())]), o.rolloutWeights, so);
-    return new GrpoTrainee(policy, reference, engine, tok, o, report);
+    return new GrpoTrainee(policy, reference, engine, tok, o, report, tok?.eosId ?? c.eos_token_id);
   }
+
+  private get tok(): MiniTokenizer {
+    if (!this.tokenizer) throw new Error('GrpoTrainee: made without a tokenizer, it takes token ids (rollout, train)');
+    return this.tokenizer;
+  }
+
+  /** The micro-batch's completions of these prompts (token ids), sampled with its own random stream. */
+  rollout(prompts: number[][], b: Pick<PromptBatch, 'epoch' | 'batch'>): Promise<RolloutRow[]> {
+    return this.engine.rollout(prompts, this.o.rollout, rolloutRng(this.o.seed, b));
+  }
+
+  /** what the last rollout cost */
+  get rolloutStats() { return this.engine.last; }
 
   get metricNames(): string[] {
     return ['reward', 'kl_ref', 'advantages_std', 'advantages_mean', 'policy_loss', 'avg_response_len', 'reward_errors', ...(this.moe ? ['aux_loss'] : [])];
@@ -51,7 +67,7 @@ export class GrpoTrainee extends SessionTrainee<PromptBatch> {
 
   async step(b: PromptBatch, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
     const prompts = await Promise.all(b.prompts.map((p) => promptIds(this.tok, p, this.o.maxPromptLen)));
-    const rows = await this.engine.rollout(prompts, this.o.rollout, rolloutRng(this.o.seed, b));
+    const rows = await this.rollout(prompts, b);
     const { texts, rewards } = await rolloutRewards(this.tok, this.o.rewards, b.prompts, rows);
     this.report(rewards, b);
     if (this.o.debug) this.o.debug(b, await Promise.all(prompts.map((p) => this.tok.decode(p))), texts, rewards.rewards);
@@ -63,7 +79,7 @@ export class GrpoTrainee extends SessionTrainee<PromptBatch> {
 
   /** One update on rollouts with their rewards (the fixtures replay MiniMind's rollouts through this). */
   async train(rows: RolloutRow[], rewards: number[], scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput> {
-    const G = this.o.rollout.numGenerations, rb = new RolloutBatch(rows, this.tok.eosId), { B, T } = rb.batch;
+    const G = this.o.rollout.numGenerations, rb = new RolloutBatch(rows, this.fillId), { B, T } = rb.batch;
     const adv = groupAdvantages(rewards, G);
     const ref = (await this.reference.step(rb.batch)).values.token_logps;
     const t = (a: Float32Array, dims: number[]) => new ort.Tensor('float32', a, dims);

@@ -9,7 +9,7 @@ import { computeRewards, RewardOptions, Rewards } from './rewards.js';
 import { RolloutRow } from './rollout.js';
 
 /** The random stream of a micro-batch's rollouts: keyed on (seed, epoch, batch), so a resumed run samples what an uninterrupted one does. */
-export const rolloutRng = (seed: number, b: PromptBatch) => new Rng(drawKey(seed ^ 0x5a5a5a5a, b.epoch, b.batch));
+export const rolloutRng = (seed: number, b: Pick<PromptBatch, 'epoch' | 'batch'>) => new Rng(drawKey(seed ^ 0x5a5a5a5a, b.epoch, b.batch));
 
 /** Reports a micro-batch's failed rewards; throws when every sample failed. */
 export type RewardReporter = (r: Rewards, b: PromptBatch) => void;
