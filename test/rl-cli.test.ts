@@ -81,6 +81,20 @@ test('distill, grpo (grpo and cispo) and ppo resume after Ctrl-C exactly like an
   assert.ok(p.every((e) => e.updates === 4 || e.approx_kl > 0.25), JSON.stringify(p.map((e) => e.updates)));
 });
 
+test('grpo (both loss types) and ppo raise the reward they are given: rewarded for short answers, the completions shorten', () => {
+  const short = module('short.mjs', 'export default (messages, answer) => -answer.length / 10;\n');
+  const cases: [string, string[]][] = [['grpo', ['--num_generations', '4', '--loss_type', 'grpo']], ['grpo', ['--num_generations', '4', '--loss_type', 'cispo']], ['ppo', ['--mini_batch_size', '2', '--critic_learning_rate', '3e-3']]];
+  for (const [cmd, extra] of cases) {
+    const name = `short-${cmd}-${extra[3]}`;
+    run(cmd, ...flags(COMMON, PPO, ['--from_weight', sft, '--data_path', prompts, '--out_dir', out, '--save_weight', name, '--max_steps', '30', '--batch_size', '4',
+      '--max_gen_len', '16', '--learning_rate', '3e-3', '--thinking_ratio', '0', '--reward_fn', short, '--reward_rules', '0'], extra));
+    const m = readMetrics(path.join(out, name)), avg = (xs: Record<string, number>[], k: string) => xs.reduce((acc, e) => acc + e[k], 0) / xs.length;
+    const [r0, r1, l0, l1] = [avg(m.slice(0, 5), 'reward'), avg(m.slice(-5), 'reward'), avg(m.slice(0, 5), 'avg_response_len'), avg(m.slice(-5), 'avg_response_len')];
+    // measured: reward -0.8 -> -0.2 (grpo), -1.35 -> -0.1 (ppo); length 9-12 -> 2-3 tokens
+    assert.ok(r1 > r0 + 0.3 && l1 < 0.6 * l0, `${cmd} ${extra.join(' ')}: reward ${r0} -> ${r1}, completion tokens ${l0} -> ${l1}`);
+  }
+});
+
 test('--reward_fn: a module scores each completion; a sample whose scoring throws is reported with the module\'s stack and the run goes on', () => {
   // a verifiable reward, and a bug that hits every other sample
   const fn = module('reward.mjs', [
