@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { demoCorpus } from '../src/demo/corpus.js';
 import { readMetrics } from '../src/train/loop.js';
+import { modelSource } from '../src/train/rewards.js';
 import { cli, cliAsync, exited, flags, interruptedAndResumed, isCleanError, workspace, Workspace } from './helpers.js';
 
 let ws: Workspace, out: string, chats: string, prompts: string, sft: string, teacher: string;
@@ -122,8 +123,18 @@ test('--reward_fn: a step in which every sample fails stops the run with the fir
   e(['--reward_fn', path.join(ws.dir, 'missing.mjs')], /--reward_fn .*missing\.mjs: cannot load the module/);
   e(['--reward_fn', module('nan.mjs', 'export default () => NaN;\n')], /every reward of epoch 1 batch 1 failed \(nan\.mjs\); the first: returned NaN, not a finite number/);
   e(['--num_generations', '1'], /--num_generations must be an integer of at least 2/);
-  e(['--reward_rules', '0'], /--reward_rules 0 without --reward_fn or --reward_url leaves nothing to reward/);
+  e(['--reward_rules', '0'], /--reward_rules 0 without --reward_fn, --reward_url or --reward_model leaves nothing to reward/);
   e(['--reward_model_path', 'x'], /--reward_model_path: MiniMind's reward model is not run here/);
+});
+
+test('--reward_model: a model scores answers by its own likelihood (the mean log-probability per token), a fluent answer above a garbled one', async () => {
+  const src = await modelSource(teacher, { threads: 1 });
+  const q = corpus.chats[0].conversations[0], a = corpus.chats[0].conversations[1].content;
+  const [good, bad] = await src.score([a, 'qz xv zzq vq.'].map((answer) => ({ messages: [q], answer, response: answer, reference: null })));
+  assert.ok('score' in good && 'score' in bad && good.score > bad.score + 0.5 && good.score <= 0 && bad.score >= -3, `${JSON.stringify(good)} vs ${JSON.stringify(bad)}`);
+  const r = run('grpo', ...flags(COMMON, RL, ['--from_weight', sft, '--data_path', prompts, '--out_dir', out, '--save_weight', 'grpo-rm', '--max_steps', '2', '--reward_model', teacher, '--reward_rules', '0']));
+  assert.doesNotMatch(r.stderr, /reward error/);
+  assert.ok(readMetrics(path.join(out, 'grpo-rm')).every((e) => e.reward < 0 && e.reward >= -3));
 });
 
 test('--reward_url: completions are scored by an HTTP endpoint (a local server), batched, retried on server errors', async () => {

@@ -6,10 +6,10 @@ import { ADD_SYSTEM_RATIO } from '../data/minimind3.js';
 import { RolloutDebug } from '../train/rl-common.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { RLStage } from '../train/rl-stage.js';
-import { moduleSource, RewardOptions, urlSource } from '../train/rewards.js';
+import { modelSource, moduleSource, RewardOptions, urlSource } from '../train/rewards.js';
 import { defaultRolloutWeights, RolloutOptions, RolloutWeights } from '../train/rollout.js';
 import { UserError } from '../util/errors.js';
-import { Args, bool01, modelConfig, positive, sessionOptions } from './common.js';
+import { Args, bool01, modelConfig, positive, requireDir, sessionOptions } from './common.js';
 import { printNotices, resolveFromWeight, shares, trainOptionsFrom } from './stage-args.js';
 
 const G = 'RL:';
@@ -27,6 +27,7 @@ export function rlOptions<T>(y: Argv<T>, d: { max_gen_len: number; num_generatio
       describe: 'how rollouts get the current weights: live (the decoder reads the arrays training updates in place; CPU only), rebuild (a decoder with the weights as constants, rebuilt every step); auto: live on the CPU' })
     .option('reward_fn', { type: 'string', describe: 'a JavaScript module (.mjs) whose default export (messages, answer, {response, reference}) => number | Promise<number> scores each completion', group: 'Reward:' })
     .option('reward_url', { type: 'string', describe: 'an HTTP endpoint that scores completions: POST {"samples": [{messages, answer, response, reference}]} -> {"scores": [...]}', group: 'Reward:' })
+    .option('reward_model', { type: 'string', describe: 'a model directory that scores each answer by its own likelihood (mean log-probability per token after the conversation, clipped to [-3, 3])', group: 'Reward:' })
     .option(...bool01('reward_rules', "MiniMind's rule rewards (length, think format, 3-gram repetition), added to the score", true, 'Reward:'))
     .option('reward_timeout', { type: 'number', default: 60, describe: 'seconds a sample\'s score may take (--reward_fn, --reward_url)', group: 'Reward:' })
     .option('reward_model_path', { type: 'string', describe: "MiniMind's reward model (internlm2-1_8b-reward): not run here; serve one and pass --reward_url", group: 'MiniMind compatibility:' })
@@ -40,13 +41,15 @@ export function rlOptions<T>(y: Argv<T>, d: { max_gen_len: number; num_generatio
 /** The reward from the flags; notes that it is rules only without a score source. */
 export async function rewardFrom(a: Args): Promise<{ rewards: RewardOptions; source: string }> {
   if (a.reward_model_path !== undefined) throw new UserError('--reward_model_path: MiniMind\'s reward model is not run here; serve a reward model and pass --reward_url, or score with --reward_fn');
-  if (a.reward_fn !== undefined && a.reward_url !== undefined) throw new UserError('give one of --reward_fn and --reward_url');
+  if ([a.reward_fn, a.reward_url, a.reward_model].filter((x) => x !== undefined).length > 1) throw new UserError('give one of --reward_fn, --reward_url and --reward_model');
   positive(a, 'reward_timeout');
   const timeoutMs = (a.reward_timeout as number) * 1000;
-  const source = a.reward_fn !== undefined ? await moduleSource(a.reward_fn as string, timeoutMs) : a.reward_url !== undefined ? urlSource(a.reward_url as string, { timeoutMs }) : null;
+  if (a.reward_model !== undefined) requireDir(a.reward_model as string, '--reward_model', 'a model directory');
+  const source = a.reward_fn !== undefined ? await moduleSource(a.reward_fn as string, timeoutMs) : a.reward_url !== undefined ? urlSource(a.reward_url as string, { timeoutMs })
+    : a.reward_model !== undefined ? await modelSource(a.reward_model as string, sessionOptions(a)) : null;
   const rules = a.reward_rules as boolean;
-  if (!source && !rules) throw new UserError('--reward_rules 0 without --reward_fn or --reward_url leaves nothing to reward');
-  if (!source) process.stderr.write(chalk.yellow("note: rewards are MiniMind's rules only (MiniMind adds a reward model's score: --reward_url or --reward_fn)\n"));
+  if (!source && !rules) throw new UserError('--reward_rules 0 without --reward_fn, --reward_url or --reward_model leaves nothing to reward');
+  if (!source) process.stderr.write(chalk.yellow("note: rewards are MiniMind's rules only (MiniMind adds a reward model's score: --reward_url, --reward_fn or --reward_model)\n"));
   return { rewards: { rules, source }, source: source?.name ?? 'rules' };
 }
 

@@ -2,13 +2,16 @@
 // format of a think block, repeated 3-grams) plus a reward model's score of the answer
 // (internlm2-1_8b-reward, clipped to [-3, 3]). Here the rules are built in, and the score
 // comes from what the user names: a JavaScript module (--reward_fn file.mjs exporting
-// `(messages, answer, info) => number | Promise<number>`) or an HTTP endpoint (--reward_url,
-// batched JSON). A failing sample is reported with its error (a module's own stack) and
+// `(messages, answer, info) => number | Promise<number>`), an HTTP endpoint (--reward_url,
+// batched JSON), or any model here by its own likelihood of the answer (--reward_model). A failing sample is reported with its error (a module's own stack) and
 // gets no advantage; it never stops the run silently: a step in which every sample fails
 // stops it with the first error.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ChatMessage } from '../tokenizer/tokenizer.js';
+import { loadModelDir } from '../io/model-dir.js';
+import { Scorer } from '../model/score.js';
+import { SessionOptions } from '../runtime/session.js';
+import { ChatMessage, MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 
 /** What a score source sees of one completion. */
@@ -156,6 +159,31 @@ export function urlSource(url: string, o: { timeoutMs?: number; attempts?: numbe
         } catch (e) { last = (e as Error).message + ((e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''); }
       }
       return samples.map(() => ({ error: `${url}: ${last}` }));
+    },
+  };
+}
+
+/**
+ * --reward_model: a model directory scores an answer by its own likelihood: the mean log-
+ * probability per token it gives the answer and its end of turn after the conversation (its
+ * chat template), clipped to [-3, 3] as MiniMind clips its reward model's scores. A bigger
+ * or better-trained model so judges how likely it would have answered the same way.
+ */
+export async function modelSource(dir: string, so: SessionOptions): Promise<ScoreSource> {
+  const { config, params } = loadModelDir(dir), tok = MiniTokenizer.load(dir);
+  if (!tok.hasChatTemplate) throw new UserError(`--reward_model ${dir}: its tokenizer has no chat template`);
+  const scorer = await Scorer.create(config, params, so);
+  return {
+    name: dir,
+    score: async (samples) => {
+      const out: Scored[] = [];
+      for (const s of samples) { // one forward pass each, in turn
+        const prompt = await tok.encode(tok.applyChatTemplate(s.messages, { addGenerationPrompt: true }));
+        const answer = [...await tok.encode(s.answer), tok.eosId];
+        if (prompt.length + answer.length > config.max_position_embeddings) { out.push({ error: `prompt and answer exceed the reward model's ${config.max_position_embeddings} positions` }); continue; }
+        out.push({ score: Math.max(-3, Math.min(3, (await scorer.logLikelihood(prompt, answer)) / answer.length)) });
+      }
+      return out;
     },
   };
 }
