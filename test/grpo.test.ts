@@ -20,22 +20,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PromptBatches, promptText, readPrompts } from '../src/data/prompts.js';
-import { readSafetensors } from '../src/io/safetensors.js';
-import { loadModelDir } from '../src/io/model-dir.js';
-import { Params } from '../src/model/params.js';
-import { GrpoTrainee } from '../src/train/grpo-trainee.js';
-import { readMetrics, StepOutput, trainLoop } from '../src/train/loop.js';
 import { groupAdvantages, repetitionPenalty, ruleReward } from '../src/train/rewards.js';
-import { tmpDir } from './helpers.js';
-import { expectedOf, fixtureTokenizer, RecordedBatch, replayBatch, RL, TRAJ } from './rl-helpers.js';
-import { maxAbsDiff } from './train-helpers.js';
-
-interface GrpoStep extends RecordedBatch { micro_loss: number; grad_norm?: number; lr?: number }
-interface GrpoExpected {
-  hyper: { batch_size: number; accumulation_steps: number; learning_rate: number; grad_clip: number; weight_decay: number; num_generations: number;
-    beta: number; loss_type: 'grpo' | 'cispo'; epsilon: number; epsilon_high: number; start: 'dense' | 'moe'; updates: number };
-  steps: GrpoStep[];
-}
+import { fixtureTokenizer, replayGrpo, RL, weightErrors } from './rl-helpers.js';
 const TOL = { reward: 1e-6, loss: 5e-6, gradNorm: 1e-6, update: 1.5e-4, weight: 0.03 };
 /** the MoE case's final weights (see the header) */
 const MOE_TOL = { update: 6e-4, weight: 0.15 };
@@ -79,51 +65,24 @@ test('group advantages: (r - mean) / (std + 1e-4) per prompt, population std; fa
 
 for (const name of ['grpo', 'cispo', 'grpo_moe']) {
   test(`${name}: MiniMind's prompts, rewards, micro-batch losses, learning rates, gradient norms and final weights`, async () => {
-    const e = expectedOf<GrpoExpected>(name), h = e.hyper, tok = fixtureTokenizer();
-    const replay = await Promise.all(e.steps.map((s) => replayBatch(tok, s)));
-    const { config, params } = loadModelDir(path.join(TRAJ, h.start));
-    const start: Params = new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
-    const trainee = await GrpoTrainee.create(config, params, tok, {
-      lossType: h.loss_type, beta: h.beta, epsilon: h.epsilon, epsilonHigh: h.epsilon_high, maxPromptLen: 256, seed: 0, rolloutWeights: 'live',
-      rollout: { numGenerations: h.num_generations, maxNewTokens: 40, temperature: 0.8, topK: 50, topP: 0.85, stopIds: [tok.eosId] }, rewards: { rules: true, source: null },
-    }, { update: 'accumulate' }, { threads: 1 }, () => {});
-    // the loop's batches are MiniMind's; each trains on its recorded rollouts
-    const seen: StepOutput[] = [];
-    const replaying = Object.create(trainee) as GrpoTrainee;
-    replaying.step = async (b) => { const out = await trainee.train(replay[b.batch].rows, replay[b.batch].rewards); seen.push(out); return out; };
-    const runDir = tmpDir();
-    await trainLoop(replaying, { batchesPerEpoch: e.steps.length, batch: (epoch, batch) => ({ epoch, batch, prompts: [] }), tokens: () => 0 }, {
-      stage: name, runDir, epochs: 1, accumulationSteps: h.accumulation_steps, learningRate: h.learning_rate, schedule: 'cosine', warmupSteps: 0,
-      gradClip: h.grad_clip, weightDecay: h.weight_decay, logInterval: 1, saveInterval: 0, keepCheckpoints: 1, seed: 0, resumeFrom: null,
-      config: {}, identity: { batch_size: h.batch_size, accumulation_steps: h.accumulation_steps, max_seq_len: 256, data: name }, progress: false,
-    });
-    const trained = (await trainee.snapshot()).weights;
-    await trainee.release();
+    const r = await replayGrpo(name, { threads: 1 }), { e } = r, h = e.hyper;
     const worst = { loss: 0, gradNorm: 0, update: 0, weight: 0 };
-    const rel = (got: number, want: number) => Math.abs(got - want) / Math.max(Math.abs(want), 1e-6);
     e.steps.forEach((s, i) => {
       // a policy loss is a mean of advantage-sized terms (about 1): its error relative to that scale
-      const err = Math.abs(seen[i].loss - s.micro_loss) / Math.max(Math.abs(s.micro_loss), 1);
+      const err = Math.abs(r.seen[i].loss - s.micro_loss) / Math.max(Math.abs(s.micro_loss), 1);
       worst.loss = Math.max(worst.loss, err);
-      assert.ok(err <= TOL.loss, `batch ${i + 1}: loss ${seen[i].loss} vs MiniMind ${s.micro_loss}`);
+      assert.ok(err <= TOL.loss, `batch ${i + 1}: loss ${r.seen[i].loss} vs MiniMind ${s.micro_loss}`);
     });
-    const m = readMetrics(runDir), ends = e.steps.filter((s) => s.grad_norm !== undefined);
+    const m = r.metrics, ends = e.steps.filter((s) => s.grad_norm !== undefined);
     assert.equal(m.length, h.updates, 'optimizer steps');
     ends.forEach((s, i) => {
       assert.ok(Math.abs(m[i].lr - s.lr!) <= 1e-12, `step ${i + 1}: lr ${m[i].lr} vs ${s.lr} (CosineAnnealingLR, eta_min = lr/10)`);
-      const err = rel(m[i].grad_norm, s.grad_norm!);
+      const err = Math.abs(m[i].grad_norm - s.grad_norm!) / s.grad_norm!;
       worst.gradNorm = Math.max(worst.gradNorm, err);
       assert.ok(err <= TOL.gradNorm, `step ${i + 1}: gradient norm ${m[i].grad_norm} vs MiniMind ${s.grad_norm}`);
     });
     assert.ok(ends.some((s) => s.grad_norm! > h.grad_clip), 'the fixture clips');
-    const theirs = readSafetensors(path.join(RL, name, 'final.safetensors')).tensors;
-    let d = 0, u = 0;
-    for (const [k, w] of trained) {
-      const want = theirs.get(k)!.data as Float32Array, w0 = start.get(k)!;
-      for (let i = 0; i < w.length; i++) { d += (w[i] - want[i]) ** 2; u += (want[i] - w0[i]) ** 2; }
-      worst.weight = Math.max(worst.weight, maxAbsDiff(w, want) / h.learning_rate);
-    }
-    worst.update = Math.sqrt(d / u);
+    Object.assign(worst, weightErrors(r, () => h.learning_rate));
     const tol = h.start === 'moe' ? MOE_TOL : TOL;
     assert.ok(worst.update < tol.update, `final weights: ${worst.update.toExponential(2)} of the update`);
     assert.ok(worst.weight < tol.weight, `final weights: ${worst.weight} learning rates`);

@@ -14,58 +14,20 @@
 // 2.3e-5 -> 1.5e-4, every weight within 0.015 learning rates -> 0.03 (ppo_stop: equal).
 // MINIMIND_SHOW_ERRORS=1 prints them.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { test } from 'node:test';
-import { readSafetensors } from '../src/io/safetensors.js';
-import { loadModelDir } from '../src/io/model-dir.js';
-import { Params } from '../src/model/params.js';
-import { trainLoop } from '../src/train/loop.js';
-import { CRITIC, PpoTrainee } from '../src/train/ppo-trainee.js';
-import { tmpDir } from './helpers.js';
-import { expectedOf, fixtureTokenizer, RecordedBatch, replayBatch, RL, TRAJ } from './rl-helpers.js';
-import { maxAbsDiff } from './train-helpers.js';
+import { CRITIC } from '../src/train/ppo-trainee.js';
+import { replayPpo, weightErrors } from './rl-helpers.js';
 
-interface PpoStep extends RecordedBatch { orders: number[][]; losses: number[]; updates: { actor_norm: number; critic_norm: number; actor_lr: number; critic_lr: number }[] }
-interface PpoExpected {
-  hyper: { batch_size: number; mini_batch_size: number; accumulation_steps: number; learning_rate: number; critic_learning_rate: number; grad_clip: number; weight_decay: number;
-    clip_epsilon: number; vf_coef: number; kl_coef: number; gamma: number; lam: number; cliprange_value: number; ppo_update_iters: number; early_stop_kl: number;
-    updates_per_batch: number; total_updates: number };
-  steps: PpoStep[];
-}
 const TOL = { loss: 5e-6, gradNorm: 5e-6, lr: 1e-12, update: 1.5e-4, weight: 0.03 };
 
 for (const name of ['ppo', 'ppo_stop']) {
   test(`${name}: MiniMind's rewards, minibatch losses, gradient norms and learning rates of actor and critic, final actor and critic`, async () => {
-    const e = expectedOf<PpoExpected>(name), h = e.hyper, tok = fixtureTokenizer();
-    const replay = await Promise.all(e.steps.map((s) => replayBatch(tok, s)));
-    const { config, params } = loadModelDir(path.join(TRAJ, 'dense'));
-    const valueHead: Params = new Map([...readSafetensors(path.join(RL, name, 'critic_initial.safetensors')).tensors].map(([k, t]) => [k, t.data as Float32Array]));
-    const start: Params = new Map([...params, ...[...params, ...valueHead].map(([k, v]) => [CRITIC + k, v] as const)].map(([k, v]) => [k, Float32Array.from(v)]));
-    const trainee = await PpoTrainee.create(config, params, valueHead, tok, {
-      clipEpsilon: h.clip_epsilon, vfCoef: h.vf_coef, klCoef: h.kl_coef, gamma: h.gamma, lam: h.lam, clipRangeValue: h.cliprange_value,
-      ppoUpdateIters: h.ppo_update_iters, earlyStopKl: h.early_stop_kl, miniBatchSize: h.mini_batch_size, accumulationSteps: h.accumulation_steps,
-      criticLrScale: h.critic_learning_rate / h.learning_rate, maxPromptLen: 256, seed: 0, batchSize: h.batch_size, rolloutWeights: 'live',
-      rollout: { numGenerations: 1, maxNewTokens: 40, temperature: 0.8, topK: 50, topP: 0.85, stopIds: [tok.eosId] }, rewards: { rules: true, source: null },
-    }, {}, { threads: 1 }, () => {});
-    assert.equal(trainee.selfUpdating.updatesPerStep * e.steps.length, h.updates_per_batch * e.steps.length, "the schedule's span: MiniMind's total_optimizer_steps");
-    const traces: PpoTrainee['trace'][] = [];
-    const replaying = Object.create(trainee) as PpoTrainee;
-    replaying.step = async (b, _s, _l, clock) => {
-      const out = await trainee.train(replay[b.batch], clock!, () => e.steps[b.batch].orders);
-      traces.push(trainee.trace);
-      return out;
-    };
-    await trainLoop(replaying, { batchesPerEpoch: e.steps.length, batch: (epoch, batch) => ({ epoch, batch, prompts: [] }), tokens: () => 0 }, {
-      stage: name, runDir: tmpDir(), epochs: 1, accumulationSteps: 1, learningRate: h.learning_rate, schedule: 'cosine', warmupSteps: 0,
-      gradClip: h.grad_clip, weightDecay: h.weight_decay, logInterval: 1, saveInterval: 0, keepCheckpoints: 1, seed: 0, resumeFrom: null,
-      config: {}, identity: { batch_size: h.batch_size, accumulation_steps: 1, max_seq_len: 256, data: name }, progress: false,
-    });
-    const trained = (await trainee.snapshot()).weights;
-    await trainee.release();
+    const r = await replayPpo(name, { threads: 1 }), { e } = r, h = e.hyper;
+    assert.equal(r.updatesPerStep * e.steps.length, h.updates_per_batch * e.steps.length, "the schedule's span: MiniMind's total_optimizer_steps");
     const worst = { loss: 0, gradNorm: 0, update: 0, weight: 0 };
     const rel = (got: number, want: number, scale = Math.abs(want)) => Math.abs(got - want) / Math.max(scale, 1e-6);
     e.steps.forEach((s, b) => {
-      const t = traces[b];
+      const t = r.traces[b];
       assert.equal(t.losses.length, s.losses.length, `batch ${b + 1}: minibatches run (passes ${s.orders.length})`);
       s.losses.forEach((want, i) => {
         const err = rel(t.losses[i], want, Math.max(Math.abs(want), 1));
@@ -87,15 +49,8 @@ for (const name of ['ppo', 'ppo_stop']) {
     });
     if (name === 'ppo_stop') assert.ok(e.steps.every((s) => s.orders.length === 1 && s.losses.every((l) => l === 0)), 'the fixture stops at its first minibatch');
     else assert.ok(e.steps.every((s) => s.orders.length === h.ppo_update_iters) && e.steps.some((s) => s.updates.some((u) => u.actor_norm > h.grad_clip)), 'every pass runs and some clip');
-    const theirs = readSafetensors(path.join(RL, name, 'final.safetensors')).tensors;
-    assert.equal(trained.size, theirs.size, 'actor and critic weights');
-    let d = 0, u = 0;
-    for (const [k, w] of trained) {
-      const want = theirs.get(k)!.data as Float32Array, w0 = start.get(k)!;
-      for (let i = 0; i < w.length; i++) { d += (w[i] - want[i]) ** 2; u += (want[i] - w0[i]) ** 2; }
-      worst.weight = Math.max(worst.weight, maxAbsDiff(w, want) / (k.startsWith(CRITIC) ? h.critic_learning_rate : h.learning_rate));
-    }
-    worst.update = Math.sqrt(d / u);
+    assert.equal(r.trained.size, r.theirs.size, 'actor and critic weights');
+    Object.assign(worst, weightErrors(r, (k) => (k.startsWith(CRITIC) ? h.critic_learning_rate : h.learning_rate)));
     assert.ok(worst.update < TOL.update, `final weights: ${worst.update.toExponential(2)} of the update`);
     assert.ok(worst.weight < TOL.weight, `final weights: ${worst.weight} learning rates`);
     if (process.env.MINIMIND_SHOW_ERRORS) console.log(`${name} worst relative errors: ${JSON.stringify(worst)}`);
