@@ -31,7 +31,7 @@ export const benchCommand = {
     .option('num_generations', { type: 'number', default: 4, describe: 'train --mode grpo: completions per prompt' })
     .option('prompt_len', { type: 'number', default: 64, describe: 'train --mode grpo: prompt tokens' })
     .option('max_gen_len', { type: 'number', default: 64, describe: 'train --mode grpo: tokens sampled per completion (no stop token)' })
-    .option('rollout_weights', { type: 'string', default: 'auto', choices: ['auto', 'live', 'rebuild'], describe: 'train --mode grpo: how rollouts get the current weights (auto: live on the CPU)' })
+    .option('rollout_weights', { type: 'string', default: 'auto', choices: ['auto', 'live', 'rebuild'], describe: 'train --mode grpo: how rollouts get the current weights (auto: as grpo/ppo choose)' })
     .option('loss_type', { type: 'string', default: 'cispo', choices: ['grpo', 'cispo'], describe: 'train --mode grpo' })
     .option('batch_size', { type: 'number', default: 4 })
     .option('max_seq_len', { type: 'number', default: 512 })
@@ -74,7 +74,7 @@ async function benchOne(a: Args): Promise<void> {
   const res = a.what === 'serve' ? await benchServe(c, serveOptions(a))
     : a.what === 'train' && a.mode === 'grpo' ? await benchGrpo(c, so, { batchSize: a.batch_size as number, numGenerations: a.num_generations as number, promptLen: a.prompt_len as number,
       genLen: a.max_gen_len as number, lossType: a.loss_type as 'grpo' | 'cispo', warmup: a.warmup as number, timed: a.timed as number,
-      weights: a.rollout_weights === 'auto' ? defaultRolloutWeights(so.provider ?? 'cpu') : a.rollout_weights as RolloutWeights })
+      weights: a.rollout_weights === 'auto' ? defaultRolloutWeights(so.provider ?? 'cpu', a.max_gen_len as number) : a.rollout_weights as RolloutWeights })
     : a.what === 'train'
     ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
     : a.what === 'matmul' ? await benchMatmul(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)

@@ -24,7 +24,7 @@ export function rlOptions<T>(y: Argv<T>, d: { max_gen_len: number; num_generatio
     .option('top_k', { type: 'number', default: 50, describe: "rollout top-k (MiniMind's generate: 50; 0 = off)", group: G })
     .option('top_p', { type: 'number', default: 0.85, describe: "rollout nucleus sampling (MiniMind's generate: 0.85)", group: G })
     .option('rollout_weights', { type: 'string', default: 'auto', choices: ['auto', 'live', 'rebuild'], group: G,
-      describe: 'how rollouts get the current weights: live (the decoder reads the arrays training updates in place; CPU only), rebuild (a decoder with the weights as constants, rebuilt every step); auto: live on the CPU' })
+      describe: 'how rollouts get the current weights: live (the decoder reads the arrays training updates in place; CPU only), rebuild (a decoder with the weights as constants, rebuilt every step: ~0.4 s at v1-small, then ~10% faster decoding); auto: live on the CPU up to --max_gen_len 160, else rebuild' })
     .option('reward_fn', { type: 'string', describe: 'a JavaScript module (.mjs) whose default export (messages, answer, {response, reference}) => number | Promise<number> scores each completion', group: 'Reward:' })
     .option('reward_url', { type: 'string', describe: 'an HTTP endpoint that scores completions: POST {"samples": [{messages, answer, response, reference}]} -> {"scores": [...]}', group: 'Reward:' })
     .option('reward_model', { type: 'string', describe: 'a model directory that scores each answer by its own likelihood (mean log-probability per token after the conversation, clipped to [-3, 3])', group: 'Reward:' })
@@ -60,7 +60,7 @@ export function rolloutFrom(a: Args, tok: MiniTokenizer, numGenerations: number)
 export function rolloutWeightsFrom(a: Args): RolloutWeights {
   const w = a.rollout_weights as string, provider = (a.device as string) === 'auto' ? 'auto' : (a.device as string);
   if (w === 'live' && provider !== 'cpu') throw new UserError('--rollout_weights live needs --device cpu (elsewhere the trained weights live on the device)');
-  return w === 'auto' ? defaultRolloutWeights(provider) : w as RolloutWeights;
+  return w === 'auto' ? defaultRolloutWeights(provider, a.max_gen_len as number) : w as RolloutWeights;
 }
 
 /** What GRPO and PPO pass to runRLStage, from their flags. */
