@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { demoCorpus } from '../src/demo/corpus.js';
 import { readMetrics } from '../src/train/loop.js';
 import { modelSource } from '../src/train/rewards.js';
-import { cli, cliAsync, exited, flags, interruptedAndResumed, isCleanError, workspace, Workspace } from './helpers.js';
+import { cli, cliAsync, exited, flags, interruptedAndResumed, isCleanError, jsonlFile, workspace, Workspace } from './helpers.js';
 
 let ws: Workspace, out: string, chats: string, prompts: string, sft: string, teacher: string;
 const corpus = demoCorpus(7, 120, 10, 300);
@@ -26,11 +26,9 @@ const module = (name: string, src: string) => { const f = path.join(ws.dir, name
 before(async () => {
   ws = await workspace(300);
   out = path.join(ws.dir, 'out');
-  chats = path.join(ws.dir, 'sft.jsonl');
-  fs.writeFileSync(chats, corpus.chats.map((c) => JSON.stringify(c)).join('\n') + '\n');
+  chats = jsonlFile(ws.dir, 'sft.jsonl', corpus.chats);
   // RLAIF records: the question, and the answer as the reference (what a verifiable reward checks)
-  prompts = path.join(ws.dir, 'rlaif.jsonl');
-  fs.writeFileSync(prompts, corpus.chats.slice(0, 40).map((c) => JSON.stringify(c)).join('\n') + '\n');
+  prompts = jsonlFile(ws.dir, 'rlaif.jsonl', corpus.chats.slice(0, 40));
   const base = (name: string, extra: string[]) => run('pretrain', ...flags(SHAPE, COMMON, ['--data_path', ws.corpus, '--tokenizer', ws.tokenizer, '--out_dir', out,
     '--save_weight', name, '--max_steps', '60', '--max_seq_len', '64', '--batch_size', '8', '--learning_rate', '3e-3', '--log_interval', '20'], extra));
   base('student', []);

@@ -5,18 +5,14 @@ import { GrpoTrainee } from '../train/grpo-trainee.js';
 import { rewardReporter } from '../train/rl-common.js';
 import { runRLStage } from '../train/rl-stage.js';
 import { UserError } from '../util/errors.js';
-import { Args, handler, modelOptions, positive, runtimeOptions, trainOptions } from './common.js';
-import { debugPrinter, rewardFrom, rlOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
+import { Args, handler, positive } from './common.js';
+import { debugPrinter, rewardFrom, rlCommandOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
 
 export const grpoCommand = {
   command: 'grpo',
   describe: 'reinforcement learning by GRPO or CISPO: sampled completions per prompt, rewarded, advantages normalised within each group',
-  builder: (y: Argv) => runtimeOptions(modelOptions(rlOptions(trainOptions(y, {
-    // MiniMind-3 train_grpo.py: --epochs 1 --batch_size 2 --learning_rate 3e-7 --accumulation_steps 1 --max_seq_len 768
-    // --log_interval 1 --save_interval 10 --save_weight grpo --from_weight full_sft --data_path ../dataset/rlaif.jsonl
-    epochs: 1, batch_size: 2, learning_rate: 3e-7, accumulation_steps: 1, max_seq_len: 768, log_interval: 1, save_interval: 10,
-    save_weight: 'grpo', from_weight: 'full_sft', data_path: 'dataset/rlaif.jsonl',
-  }), { max_gen_len: 1024 })))
+  // MiniMind-3 train_grpo.py's defaults, --save_weight grpo
+  builder: (y: Argv) => rlCommandOptions(y, 'grpo')
     .option('num_generations', { type: 'number', default: 6, describe: 'completions sampled per prompt (a group)', group: 'GRPO:' })
     .option('loss_type', { type: 'string', default: 'cispo', choices: ['grpo', 'cispo'], describe: 'grpo: clipped ratio (PPO-style); cispo: ratio clamped at --epsilon_high, detached, times the log-probability', group: 'GRPO:' })
     .option('beta', { type: 'number', default: 0.1, describe: 'weight of the KL penalty to the frozen reference', group: 'GRPO:' })

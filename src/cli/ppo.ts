@@ -7,20 +7,16 @@ import { PpoTrainee } from '../train/ppo-trainee.js';
 import { rewardReporter } from '../train/rl-common.js';
 import { runRLStage } from '../train/rl-stage.js';
 import { UserError } from '../util/errors.js';
-import { Args, bool01, handler, modelOptions, positive, runtimeOptions, trainOptions } from './common.js';
-import { debugPrinter, rewardFrom, rlOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
+import { Args, bool01, handler, positive } from './common.js';
+import { debugPrinter, rewardFrom, rlCommandOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
 
 const G = 'PPO:';
 
 export const ppoCommand = {
   command: 'ppo',
   describe: 'reinforcement learning by PPO: an actor and a critic (value head), GAE advantages, clipped updates over minibatches',
-  builder: (y: Argv) => runtimeOptions(modelOptions(rlOptions(trainOptions(y, {
-    // MiniMind-3 train_ppo.py: --epochs 1 --batch_size 2 --learning_rate 3e-7 --accumulation_steps 1 --max_seq_len 768
-    // --log_interval 1 --save_interval 10 --save_weight ppo_actor --from_weight full_sft --data_path ../dataset/rlaif.jsonl
-    epochs: 1, batch_size: 2, learning_rate: 3e-7, accumulation_steps: 1, max_seq_len: 768, log_interval: 1, save_interval: 10,
-    save_weight: 'ppo_actor', from_weight: 'full_sft', data_path: 'dataset/rlaif.jsonl',
-  }), { max_gen_len: 1024 })))
+  // MiniMind-3 train_ppo.py's defaults, --save_weight ppo_actor
+  builder: (y: Argv) => rlCommandOptions(y, 'ppo_actor')
     .option('critic_learning_rate', { type: 'number', default: 5e-7, describe: "the critic's learning rate (the actor's is --learning_rate; both follow --schedule)", group: G })
     .option('clip_epsilon', { type: 'number', default: 0.2, describe: 'ratio clip range 1 +- clip_epsilon', group: G })
     .option('vf_coef', { type: 'number', default: 0.5, describe: 'weight of the value loss', group: G })

@@ -9,15 +9,27 @@ import { RLStage } from '../train/rl-stage.js';
 import { modelSource, moduleSource, RewardOptions, urlSource } from '../train/rewards.js';
 import { defaultRolloutWeights, RolloutOptions, RolloutWeights } from '../train/rollout.js';
 import { UserError } from '../util/errors.js';
-import { Args, bool01, modelConfig, positive, requireDir, sessionOptions } from './common.js';
+import { Args, bool01, modelConfig, modelOptions, positive, requireDir, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { printNotices, resolveFromWeight, shares, trainOptionsFrom } from './stage-args.js';
 
 const G = 'RL:';
 
-export function rlOptions<T>(y: Argv<T>, d: { max_gen_len: number; num_generations?: number }) {
+/**
+ * The flags of an RL command, with the defaults train_grpo.py and train_ppo.py share: --epochs 1
+ * --batch_size 2 --learning_rate 3e-7 --accumulation_steps 1 --max_seq_len 768 --max_gen_len 1024
+ * --log_interval 1 --save_interval 10 --from_weight full_sft --data_path ../dataset/rlaif.jsonl.
+ */
+export function rlCommandOptions<T>(y: Argv<T>, saveWeight: string) {
+  return runtimeOptions(modelOptions(rlOptions(trainOptions(y, {
+    epochs: 1, batch_size: 2, learning_rate: 3e-7, accumulation_steps: 1, max_seq_len: 768, log_interval: 1, save_interval: 10,
+    save_weight: saveWeight, from_weight: 'full_sft', data_path: 'dataset/rlaif.jsonl',
+  }))));
+}
+
+function rlOptions<T>(y: Argv<T>) {
   return y
     .default('schedule', 'cosine') // both trainers step torch's CosineAnnealingLR (eta_min = lr/10) per optimizer step
-    .option('max_gen_len', { type: 'number', default: d.max_gen_len, describe: 'tokens generated per completion at most (--max_seq_len: prompt tokens kept, the last ones)', group: G })
+    .option('max_gen_len', { type: 'number', default: 1024, describe: 'tokens generated per completion at most (--max_seq_len: prompt tokens kept, the last ones)', group: G })
     .option('thinking_ratio', { type: 'number', default: 0.9, describe: 'share of prompts whose thinking block is opened (<think> left for the model to fill), drawn per read', group: G })
     .option('system_prompt_ratio', { type: 'number', default: ADD_SYSTEM_RATIO, describe: 'add a random system prompt to this share of conversations without one, drawn per read (MiniMind)', group: G })
     .option('temperature', { type: 'number', default: 0.8, describe: 'rollout sampling temperature (MiniMind: 0.8)', group: G })
