@@ -13,6 +13,9 @@ import { evalPplCommand } from '../src/cli/eval-ppl.js';
 import { chatCommand, mergeLoraCommand } from '../src/cli/chat.js';
 import { fullSftCommand, loraSftCommand } from '../src/cli/sft.js';
 import { dpoCommand } from '../src/cli/dpo.js';
+import { distillCommand } from '../src/cli/distill.js';
+import { grpoCommand } from '../src/cli/grpo.js';
+import { ppoCommand } from '../src/cli/ppo.js';
 import { dataProcessCommand } from '../src/cli/data-process.js';
 import { downloadCommand } from '../src/cli/download.js';
 import { demoCommand } from '../src/cli/demo.js';
@@ -28,7 +31,7 @@ import { trainTokenizerCommand } from '../src/cli/train-tokenizer.js';
 const COMMANDS: CommandModule<any, any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
   downloadCommand, trainTokenizerCommand, dataProcessCommand, pretrainCommand,
   evalPretrainCommand, fullSftCommand, loraSftCommand, mergeLoraCommand,
-  dpoCommand, chatCommand, serveCommand, chatApiCommand,
+  dpoCommand, distillCommand, grpoCommand, ppoCommand, chatCommand, serveCommand, chatApiCommand,
   demoCommand, cevalCommand, evalPplCommand, benchCommand,
   installCudaCommand, exportCommand, launchCommand,
 ];

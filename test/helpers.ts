@@ -29,6 +29,13 @@ export async function workspace(docs = 400): Promise<Workspace> {
   return { dir, corpus, tokenizer };
 }
 
+/** Write `rows` as JSONL to <dir>/<name>; returns the path. */
+export function jsonlFile(dir: string, name: string, rows: unknown[]): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return f;
+}
+
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
 export function cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): CliResult {

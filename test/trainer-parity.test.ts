@@ -1,6 +1,7 @@
 // Every stage steps as MiniMind's own trainer does. Fixtures (test/fixtures/trajectory, from
 // scripts/fixtures/make_trajectory_fixtures.py) ran minimind-3's train_pretrain.py (dense
-// and MoE), train_full_sft.py, train_lora.py and train_dpo.py (dense and MoE) on a tiny model: 2 epochs, an
+// and MoE), train_full_sft.py, train_lora.py and train_dpo.py (dense and MoE), and
+// train_distillation.py (make_rl_fixtures.py: a dense student, a MoE teacher) on a tiny model: 2 epochs, an
 // accumulation count that does not divide the batches per epoch, a short last batch. Here
 // the same data goes through our processing, samples, trainees and training loop, in
 // MiniMind's data order (its torch.randperm per epoch) and with the outcome of its random
@@ -26,6 +27,7 @@ import { loadModelDir } from '../src/io/model-dir.js';
 import { initLora, isLora, LoraConfig, loraA, loraB, loraHook, loraSpecs, loraTargets } from '../src/model/lora.js';
 import { Params } from '../src/model/params.js';
 import { MiniTokenizer } from '../src/tokenizer/tokenizer.js';
+import { DistillTrainee } from '../src/train/distill-trainee.js';
 import { DpoTrainee } from '../src/train/dpo-trainee.js';
 import { LMTrainee } from '../src/train/lm-trainee.js';
 import { readMetrics, StepOutput, Trainee, trainLoop, updateMode } from '../src/train/loop.js';
@@ -45,7 +47,7 @@ interface MiniMindSample {
 interface Expected {
   argv: string[];
   hyper: { epochs: number; batch_size: number; accumulation_steps: number; max_length: number; learning_rate: number; grad_clip: number;
-    weight_decay: number; beta: number | null; samples: number; batches_per_epoch: number; start: 'dense' | 'moe' };
+    weight_decay: number; beta: number | null; samples: number; batches_per_epoch: number; start: 'dense' | 'moe'; teacher?: string; alpha?: number; temperature?: number };
   micro_losses: (number | null)[]; aux_losses: number[]; steps: { grad_norm: number; lr: number }[]; samples: MiniMindSample[];
 }
 const expected = (name: string): Expected => JSON.parse(fs.readFileSync(path.join(FIX, name, 'expected.json'), 'utf8'));
@@ -143,6 +145,12 @@ const CASES: Record<string, () => Promise<Case>> = {
   },
   dpo: () => dpoCase('dpo'),
   dpo_moe: () => dpoCase('dpo_moe'),
+  // train_distillation.py: SFT samples, the dense student against a frozen MoE teacher (hidden 48)
+  distill: async () => ({
+    rows: await sftRows(expected('distill').hyper.max_length),
+    trainee: (e, params, update) => DistillTrainee.create(loadModelDir(path.join(FIX, e.hyper.start)).config, params, loadModelDir(path.join(FIX, e.hyper.teacher!)),
+      { alpha: e.hyper.alpha!, temperature: e.hyper.temperature! }, { seqLen: e.hyper.max_length, update }, { threads: 1 }),
+  }),
 };
 
 /** ||ours - theirs|| / ||theirs - start|| over all trained weights */

@@ -1,7 +1,8 @@
 // Training throughput of full optimizer steps (forward, backward, clipping, AdamW: one graph) on
 // random tokens, as ../shared/bench/torch_baseline.py measures PyTorch. Modes: pretrain
 // (every position a label), sft (labels on half the positions), lora (rank-16 adapters on
-// the square layers, base frozen), dpo (rows are 2 x batch_size/2 pairs, with reference).
+// the square layers, base frozen), dpo (rows are 2 x batch_size/2 pairs, with reference),
+// distill (a frozen teacher of the same shape, random weights, gives its log-probs first).
 import { HalfType } from '../graph/graph.js';
 import { MiniMindConfig } from '../model/config.js';
 import { BuildOptions } from '../model/minimind.js';
@@ -9,6 +10,7 @@ import { initLora, isLora, loraHook, loraSpecs, loraTargets } from '../model/lor
 import { initParams, numel } from '../model/params.js';
 import { adamwScalars } from '../graph/adamw.js';
 import { SessionOptions } from '../runtime/session.js';
+import { DistillTrainee } from '../train/distill-trainee.js';
 import { DpoTrainee } from '../train/dpo-trainee.js';
 import { LMTrainee } from '../train/lm-trainee.js';
 import { Trainee } from '../train/loop.js';
@@ -17,7 +19,7 @@ import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { machine, median, peakRssMb, timeIt } from './stats.js';
 
-export type TrainMode = 'pretrain' | 'sft' | 'lora' | 'dpo';
+export type TrainMode = 'pretrain' | 'sft' | 'lora' | 'dpo' | 'distill';
 
 export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: SessionOptions, warmup = 2, timed = 5, attnChunks?: number, mode: TrainMode = 'pretrain',
   dtype: 'float32' | HalfType = 'float32'): Promise<Record<string, unknown>> {
@@ -27,6 +29,7 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   const t0 = performance.now();
   let trainee: Trainee<Batch>;
   if (mode === 'dpo') trainee = await DpoTrainee.create(c, params, 0.15, { seqLen: T, ...mixed }, so);
+  else if (mode === 'distill') trainee = await DistillTrainee.create(c, params, { config: c, params: initParams(c, 7) }, { alpha: 0.5, temperature: 1.5 }, { seqLen: T, ...mixed }, so);
   else if (mode === 'lora') {
     const lc = { r: 16, alpha: 16, dropout: 0, targets: loraTargets(c, 'square') };
     for (const [k, v] of initLora(c, lc)) params.set(k, v);
@@ -49,6 +52,6 @@ export async function benchTrain(c: MiniMindConfig, B: number, T: number, so: Se
   const s = median(times);
   return { bench: 'train', mode, dtype, batch_size: B, max_seq_len: T, params: [...params.values()].reduce((p, a) => p + a.length, 0),
     trained_params: [...trainee.shapes.values()].reduce((p, s) => p + numel(s), 0),
-    tokens_per_s: (B * T) / s, s_per_step: s, step_times_s: times, peak_rss_mb: peakRssMb(), session_build_s: buildS,
+    tokens_per_s: (B * T) / s, s_per_step: s, steps_per_s: 1 / s, step_times_s: times, peak_rss_mb: peakRssMb(), session_build_s: buildS,
     loss_first: losses[0], loss_last: losses[losses.length - 1], ...machine() };
 }

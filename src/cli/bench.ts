@@ -2,6 +2,8 @@ import type { Argv } from 'yargs';
 import { benchDecode } from '../bench/decode.js';
 import { benchTrain, TrainMode } from '../bench/train.js';
 import { benchTokenizer as benchTokenizerTraining, benchTokenizerDir } from '../bench/tokenizer.js';
+import { benchGrpo } from '../bench/grpo.js';
+import { defaultRolloutWeights, RolloutWeights } from '../train/rollout.js';
 import { benchData } from '../bench/data.js';
 import { benchCeval } from '../bench/ceval.js';
 import { benchServe, ServeBenchOptions } from '../bench/serve.js';
@@ -25,7 +27,13 @@ export const benchCommand = {
     .describe('preset', 'model size preset (bench train/matmul: all = minimind-v1-small, minimind-v1, minimind-v1-moe)')
     .option('shapes_out', { type: 'string', describe: 'matmul: also write the shape list (JSON) here, for scripts/bench/torch_mm.py' })
     .option('corpus_mb', { type: 'number', describe: 'tokenizer/data: size of the generated corpus in MB (default 100 / 1000)' })
-    .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo'], describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference)' })
+    .option('mode', { type: 'string', default: 'pretrain', choices: ['pretrain', 'sft', 'lora', 'dpo', 'distill', 'grpo'],
+      describe: 'train: what trains (lora: rank-16 adapters on the square layers; dpo: policy + reference; distill: student + frozen teacher of the same shape; grpo: rollouts of --batch_size prompts x --num_generations, then the update)' })
+    .option('num_generations', { type: 'number', default: 4, describe: 'train --mode grpo: completions per prompt' })
+    .option('prompt_len', { type: 'number', default: 64, describe: 'train --mode grpo: prompt tokens' })
+    .option('max_gen_len', { type: 'number', default: 64, describe: 'train --mode grpo: tokens sampled per completion (no stop token)' })
+    .option('rollout_weights', { type: 'string', default: 'auto', choices: ['auto', 'live', 'rebuild'], describe: 'train --mode grpo: how rollouts get the current weights (auto: as grpo/ppo choose)' })
+    .option('loss_type', { type: 'string', default: 'cispo', choices: ['grpo', 'cispo'], describe: 'train --mode grpo: the policy loss' })
     .option('batch_size', { type: 'number', default: 4, describe: 'train/matmul: sequences per step' })
     .option('max_seq_len', { type: 'number', default: 512, describe: 'train/matmul: tokens per sequence' })
     .option('warmup', { type: 'number', default: 2, describe: 'untimed runs first' })
@@ -65,6 +73,9 @@ async function benchOne(a: Args): Promise<void> {
   if (a.profile) fs.mkdirSync(path.dirname(path.resolve(a.profile as string)), { recursive: true });
   if (a.what === 'matmul' && a.shapes_out) writeFileSync(a.shapes_out as string, JSON.stringify({ preset: a.preset, batch_size: a.batch_size, max_seq_len: a.max_seq_len, shapes: trainShapes(c, a.batch_size as number, a.max_seq_len as number) }) + '\n');
   const res = a.what === 'serve' ? await benchServe(c, serveOptions(a))
+    : a.what === 'train' && a.mode === 'grpo' ? await benchGrpo(c, so, { batchSize: a.batch_size as number, numGenerations: a.num_generations as number, promptLen: a.prompt_len as number,
+      genLen: a.max_gen_len as number, lossType: a.loss_type as 'grpo' | 'cispo', warmup: a.warmup as number, timed: a.timed as number,
+      weights: a.rollout_weights === 'auto' ? defaultRolloutWeights(so.provider ?? 'cpu', a.max_gen_len as number) : a.rollout_weights as RolloutWeights })
     : a.what === 'train'
     ? await benchTrain(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number, a.attn_chunks as number | undefined, a.mode as TrainMode, a.dtype as 'float32' | HalfType)
     : a.what === 'matmul' ? await benchMatmul(c, a.batch_size as number, a.max_seq_len as number, so, a.warmup as number, a.timed as number)

@@ -222,11 +222,10 @@ export function modelConfig(a: Args, vocabFromTokenizer?: number): MiniMindConfi
  * model directory `<dir>/<name>` as is, else MiniMind's file `<dir>/<name>_<hidden_size>[_moe].pth`
  * (MiniMind's init_model), with the model flags saying its size.
  */
-export function resolveWeight(a: Args, flag: string, name: string, dir: string): string {
+export function resolveWeight(a: Args, flag: string, name: string, dir: string, c: { hidden_size: number; use_moe: boolean } = modelConfig(a)): string {
   const named = path.join(dir, name);
   if (fs.existsSync(named) && fs.statSync(named).isDirectory()) return named;
   if (fs.existsSync(name) || name.includes('/') || name.includes(path.sep) || name.endsWith('.pth')) return name;
-  const c = modelConfig(a);
   const pth = path.join(dir, `${name}_${c.hidden_size}${c.use_moe ? '_moe' : ''}.pth`);
   if (!fs.existsSync(pth)) throw new UserError(`${flag} ${name}: neither ${named} (a model directory) nor ${pth} (MiniMind weights) exists; train the previous stage first, or pass a path`);
   return pth;

@@ -11,7 +11,8 @@ import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, modelConfig, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { chatSamplingFrom, dataOptionsFrom, emptyThinkOption, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
 
-function chatDataOptions<T>(y: Argv<T>) {
+/** The chat-data flags of the SFT stages (and distillation, which reads SFT data). */
+export function chatDataOptions<T>(y: Argv<T>) {
   return emptyThinkOption(y
     .option('format', { type: 'string', default: 'auto', choices: ['auto', 'minimind', 'alpaca', 'sharegpt'], describe: 'data format (auto: detect per record)', group: 'Training:' })
     .option('system_prompt_ratio', { type: 'number', default: ADD_SYSTEM_RATIO, describe: 'add a random system prompt to this share of conversations without one, drawn per epoch (MiniMind)', group: 'Training:' })
@@ -22,7 +23,7 @@ function chatDataOptions<T>(y: Argv<T>) {
 const sftSamples = (chat: ChatSampling) => (shards: ShardReader, tok: MiniTokenizer, maxLength: number) => new TokenSamples(shards, maxLength, 'pad', tok.padId, { chat });
 
 /** What every chat stage passes to runLMStage, from its flags. */
-function chatStage(a: Args) {
+export function chatStage(a: Args) {
   printNotices(a);
   return { train: trainOptionsFrom(a), session: sessionOptions(a), data: dataOptionsFrom(a), dataStage: 'sft' as const, samples: sftSamples(chatSamplingFrom(a)) };
 }

@@ -61,7 +61,8 @@ export function variantWords(flags: number, base: number[], stripped: number[] |
 }
 
 /** A well-mixed 32-bit seed of (seed, epoch, record). */
-function key(seed: number, epoch: number, i: number): number {
+/** A 32-bit seed for the draws of record i in an epoch. */
+export function drawKey(seed: number, epoch: number, i: number): number {
   let h = 0x811c9dc5;
   for (const w of [seed, epoch, i]) {
     h = Math.imul(h ^ (w >>> 0), 0x01000193) >>> 0;
@@ -74,7 +75,7 @@ function key(seed: number, epoch: number, i: number): number {
 
 /** MiniMind's draws for record i in an epoch: a system prompt, then whether to strip the empty think blocks. */
 export function drawChoice(s: ChatSampling, epoch: number, i: number, flags: number, prompts: number): ChatChoice {
-  const rng = new Rng(key(s.seed, epoch, i));
+  const rng = new Rng(drawKey(s.seed, epoch, i));
   let system = -1;
   if (flags & CAN_ADD_SYSTEM && prompts > 0 && rng.next() < s.systemPromptRatio) system = rng.int(prompts);
   // post_processing_chat strips when random() > empty_think_ratio

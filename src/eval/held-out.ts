@@ -7,6 +7,8 @@ import { streamText } from './generate-text.js';
 import { Params } from '../model/params.js';
 import { Scorer } from '../model/score.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
+import { RolloutEngine } from '../train/rollout.js';
+import { Rng } from '../util/rng.js';
 
 export interface HeldOut { accuracy: number; chance: number; n: number }
 
@@ -54,4 +56,19 @@ export async function heldOutChatExactMatch(c: MiniMindConfig, params: Params, t
   }
   await gen.release();
   return { accuracy: answers.filter((a, i) => a === probes[i].answer).length / probes.length, n: probes.length, answers };
+}
+
+/**
+ * The same exact match over sampled answers: `samples` per question at `temperature` (all
+ * decoded together by the rollout engine), the share that are exactly right. Steadier than
+ * one greedy answer per question, and what a policy trained by sampling is measured on.
+ */
+export async function sampledChatExactMatch(c: MiniMindConfig, params: Params, tok: MiniTokenizer, probes: ChatProbe[], samples: number, temperature: number,
+  threads = 0, maxNewTokens = 40, seed = 5): Promise<{ accuracy: number; n: number }> {
+  const engine = new RolloutEngine(c, async () => params, 'rebuild', { threads });
+  const prompts = await Promise.all(probes.map((p) => tok.encode(tok.applyChatTemplate(p.messages, { addGenerationPrompt: true }))));
+  const rows = await engine.rollout(prompts, { numGenerations: samples, maxNewTokens, temperature, topK: 0, topP: 1, stopIds: [tok.eosId], vocabLimit: tok.vocabSize }, new Rng(seed));
+  await engine.release();
+  const texts = await Promise.all(rows.map((r) => tok.decode(r.completion, true)));
+  return { accuracy: texts.filter((t, i) => t.trim() === probes[Math.floor(i / samples)].answer).length / rows.length, n: rows.length };
 }

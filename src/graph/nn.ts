@@ -166,14 +166,23 @@ export function softplus(g: Graph, x: Tensor): Tensor {
 }
 
 /**
- * Sum over positions of log p(label) for each sequence: h [N, T, d], E [V, d], labels
- * [N, T] (-100 = not counted). Returns [N].
+ * log p(label) at every position: h [N, T, d], E [V, d], labels [N, T] (-100 = not
+ * counted: 0 there). Returns [N, T].
  */
-export function sequenceLogProbs(g: Graph, h: Tensor, E: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
+export function tokenLogProbs(g: Graph, h: Tensor, E: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   const logp = g.logSoftmax(linear(g, h, E), -1);
   const { valid, safe } = maskedLabels(g, labels, ignoreIndex);
-  const picked = g.squeeze(g.gatherElements(logp, safe, 2), [2]);
-  return g.reduceSum(g.mul(picked, g.cast(valid, h.dtype)), [1], false);
+  return g.mul(g.squeeze(g.gatherElements(logp, safe, 2), [2]), g.cast(valid, h.dtype));
+}
+
+/** Sum over positions of log p(label) for each sequence (see tokenLogProbs). Returns [N]. */
+export function sequenceLogProbs(g: Graph, h: Tensor, E: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
+  return g.reduceSum(tokenLogProbs(g, h, E, labels, ignoreIndex), [1], false);
+}
+
+/** 1 where a label counts (not ignoreIndex), else 0, in `dtype`. */
+export function labelMask(g: Graph, labels: Tensor, dtype: Tensor['dtype'], ignoreIndex = -100): Tensor {
+  return g.cast(maskedLabels(g, labels, ignoreIndex).valid, dtype);
 }
 
 /**

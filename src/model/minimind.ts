@@ -7,6 +7,7 @@ import { grad } from '../graph/autodiff.js';
 import { DType, FloatType, Graph, HalfType, Tensor } from '../graph/graph.js';
 import { attention, crossEntropy, rmsNormKernel, ropeKernel, skipRmsNormKernel, windowAttention, windowWidths, dpoLoss, linear, lmHeadCrossEntropy, rmsNorm, rope, sequenceLogProbs, swigluAct } from '../graph/nn.js';
 import { headDim, MiniMindConfig } from './config.js';
+import { isPolicyObjective, PolicyObjective, policyHead } from './objectives.js';
 import { paramSpecs } from './params.js';
 
 type ParamFn = (name: string) => Tensor;
@@ -196,9 +197,10 @@ export interface BuildOptions {
   /**
    * lm: next-token cross-entropy (default). seqlogp: output `seq_logps` [B], the summed
    * log-probs of each row's labels (no loss). dpo: rows are [chosen; rejected], input
-   * `ref_logps` [B] holds the reference model's seq_logps, loss is sigmoid DPO.
+   * `ref_logps` [B] holds the reference model's seq_logps, loss is sigmoid DPO. The
+   * distillation and policy-gradient objectives: see PolicyObjective (objectives.ts).
    */
-  objective?: { kind: 'lm' } | { kind: 'seqlogp' } | { kind: 'dpo'; beta: number };
+  objective?: { kind: 'lm' } | { kind: 'seqlogp' } | { kind: 'dpo'; beta: number } | PolicyObjective;
   /**
    * What the backward pass ends in. gradients (default): outputs `grad.<name>` and
    * `grad_sumsq`. accumulate: adds the gradients to inputs `grad_acc.<name>` (outputs
@@ -282,6 +284,10 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   }
   x = rmsNorm(g, x, p('model.norm.weight'), c.rms_norm_eps);
   const aux = auxes.length ? auxes.reduce((a, b) => g.add(a, b)) : null;
+  if (isPolicyObjective(objective)) {
+    const { loss } = policyHead(g, c, objective, x, E, labels, aux, p);
+    return loss ? withGrads(g, params, loss, o) : { graph: g, params, trainable: [] };
+  }
   if (objective.kind !== 'lm') {
     const logps = sequenceLogProbs(g, x, E, labels);
     if (objective.kind === 'seqlogp') { g.output(logps, 'seq_logps'); return { graph: g, params, trainable: [] }; }

@@ -116,6 +116,11 @@ export class TrainSession {
     return (out.grad_norm.data as Float32Array)[0];
   }
 
+  /** The trained weights on the host (the CPU: the live arrays, updated in place by each step; a GPU: a download). */
+  async weights(): Promise<Map<string, Float32Array>> {
+    return new Map(await Promise.all(this.trainable.map(async (n) => [n, await this.state.read(n)] as const)));
+  }
+
   /** The trained weights and the optimizer's moments, on the host. */
   async snapshot(): Promise<{ weights: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
     const read = async (f: (n: string) => string) => new Map(await Promise.all(this.trainable.map(async (n) => [n, await this.state.read(f(n))] as const)));

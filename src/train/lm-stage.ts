@@ -21,7 +21,7 @@ import { rel } from '../util/paths.js';
 import { terminalChart } from './chart.js';
 import { resolveResume } from './checkpoint.js';
 import { LMTrainee } from './lm-trainee.js';
-import { readMetrics, Trainee, trainLoop, updateMode } from './loop.js';
+import { LoopResult, readMetrics, Trainee, trainLoop, updateMode } from './loop.js';
 import { joinPeers } from './peers.js';
 import { DataOptions, TrainOptions } from './options.js';
 import { runEventWriter } from './tensorboard.js';
@@ -92,29 +92,46 @@ export async function runLMStage(s: LMStage): Promise<LMStageResult> {
   log(`${chalk.bold(s.stage)}: ${(countParams(config) / 1e6).toFixed(2)}M parameters (${(nTrain / 1e6).toFixed(2)}M trained), ${samples.length} samples of ${o.maxSeqLen} tokens, `
     + `padding ${(100 * samples.paddingShare()).toFixed(1)}%, batch ${o.batchSize} x ${o.accumulationSteps} accumulation${peers ? ` x ${peers.world} processes` : ''}`
     + `${resume ? `, resuming ${rel(resume)}` : ''}`);
-  const tb = o.tensorboard === false || (peers && peers.rank > 0) ? null : runEventWriter(runDir, resume);
   const res = await trainLoop(trainee, { batchesPerEpoch: batches.batchesPerEpoch, batch: (e, b) => batches.batch(e, b), tokens: (b) => b.B * b.T }, {
-    stage: s.stage, runDir, epochs: o.epochs, maxSteps: o.maxSteps, accumulationSteps: o.accumulationSteps,
-    learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
-    weightDecay: o.weightDecay, logInterval: o.logInterval, saveInterval: o.saveInterval,
-    keepCheckpoints: o.keepCheckpoints, seed: o.seed, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
+    ...stageLoopOptions(s.stage, runDir, o, resume, config, s.session, log, !(peers && peers.rank > 0)),
     identity: { batch_size: o.batchSize, accumulation_steps: o.accumulationSteps, max_seq_len: o.maxSeqLen, data: dataFingerprint(shards.dir), ...(peers ? { world_size: peers.world } : {}) },
-    numerics: { provider: s.session.provider ?? 'cpu', threads: s.session.threads || `0 (default, ${os.availableParallelism()} cores)` }, warn: (m) => log(chalk.yellow(`note: ${m}`)),
-    record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, progress: o.progress, peers: peers ?? undefined,
-    onLog: tb ? (e) => tb.scalars(e.step, e) : undefined,
+    record: { ...o, dataPath: s.data.dataPath, fromWeight: s.fromWeight ?? null }, peers: peers ?? undefined,
   });
   // the trained weights, wherever the provider kept them (on the CPU these are `params` already)
   for (const [k, w] of (await trainee.snapshot()).weights) if (params.get(k) !== w) params.get(k)!.set(w);
   await trainee.release();
   await peers?.close();
-  if (peers && peers.rank > 0) return { code: res.interrupted ? 130 : 0, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
+  const result = { runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
+  if (peers && peers.rank > 0) return { code: res.interrupted ? 130 : 0, ...result };
+  return { code: finishStage(res, runDir, log, () => (s.save ?? saveModelDir)(runDir, config, params, tokDir)), ...result };
+}
+
+/**
+ * The loop options every stage sets the same way from its TrainOptions (identity, record and
+ * peers are the stage's); `lead`: this process writes the run's TensorBoard events (rank 0).
+ */
+export function stageLoopOptions(stage: string, runDir: string, o: TrainOptions, resume: string | null, config: MiniMindConfig, so: SessionOptions, log: (m: string) => void, lead = true) {
+  const tb = o.tensorboard === false || !lead ? null : runEventWriter(runDir, resume);
+  return {
+    stage, runDir, epochs: o.epochs, maxSteps: o.maxSteps, accumulationSteps: o.accumulationSteps,
+    learningRate: o.learningRate, schedule: o.schedule, warmupSteps: o.warmupSteps, gradClip: o.gradClip,
+    weightDecay: o.weightDecay, logInterval: o.logInterval, saveInterval: o.saveInterval,
+    keepCheckpoints: o.keepCheckpoints, seed: o.seed, resumeFrom: resume, config: config as unknown as Record<string, unknown>,
+    numerics: { provider: so.provider ?? 'cpu', threads: so.threads || `0 (default, ${os.availableParallelism()} cores)` }, warn: (m: string) => log(chalk.yellow(`note: ${m}`)),
+    progress: o.progress, onLog: tb ? (e: Record<string, number>) => tb.scalars(e.step, e) : undefined,
+  };
+}
+
+/** After the loop: an interrupted run says how to resume (exit code 130); a finished one is saved, charted and summed up (0). */
+export function finishStage(res: LoopResult, runDir: string, log: (m: string) => void, save: () => void): number {
   if (res.interrupted) {
     log(chalk.yellow(`interrupted at step ${res.step}/${res.totalSteps}: checkpoint saved; continue with --from_resume 1`));
-    return { code: 130, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
+    return 130;
   }
-  (s.save ?? saveModelDir)(runDir, config, params, tokDir);
+  save();
   const losses = readMetrics(runDir).map((m) => m.loss);
   if (losses.length > 2) log(terminalChart(losses));
+  const tb = fs.existsSync(path.join(runDir, 'tb'));
   log(`${chalk.green('done')}: ${res.step} steps in ${res.seconds.toFixed(0)} s, final loss ${res.lastLoss.toFixed(4)}; model in ${rel(runDir)} (loss curve: ${rel(path.join(runDir, 'loss.svg'))}${tb ? `; TensorBoard: tensorboard --logdir ${rel(path.join(runDir, 'tb'))}` : ''})`);
-  return { code: 0, runDir, config, params, tokenizer: tok, lastLoss: res.lastLoss };
+  return 0;
 }

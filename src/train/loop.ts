@@ -23,7 +23,17 @@ export interface StepOutput {
   /** global gradient norm before clipping, when the step also updated the weights */
   gradNorm?: number;
   metrics?: Record<string, number>;
+  /** tokens the step processed, where the batch cannot say before it runs (the RL stages' sampled tokens) */
+  tokens?: number;
+  /** a self-updating trainee: the optimizer updates it made */
+  updates?: number;
 }
+
+/**
+ * The AdamW scalars of a self-updating trainee's k-th update (from 0) within a step, its
+ * learning rate the schedule's at that update times lrScale (a second model's own rate).
+ */
+export type UpdateClock = (k: number, lrScale?: number) => AdamWScalars & { lr: number };
 
 /**
  * What a stage trains. Its graph ends either in the optimizer step (`adamw`: one run per
@@ -38,8 +48,14 @@ export interface Trainee<B> {
   readonly lossScaled?: boolean;
   /** names of the metrics step() returns, the same on every rank (data parallel sums them in this order, also from a rank that sat out a short group) */
   readonly metricNames?: readonly string[];
+  /**
+   * Self-updating (PPO: several minibatch updates of actor and critic per batch of rollouts):
+   * step() gets an UpdateClock and returns the updates it made; the schedule runs over
+   * totalSteps x updatesPerStep updates. Such a trainee takes one micro-batch per step.
+   */
+  readonly selfUpdating?: { updatesPerStep: number };
   /** forward and backward of one micro-batch; `adamw` also updates (scalars given) */
-  step(batch: B, scalars?: AdamWScalars, lossScale?: number): Promise<StepOutput>;
+  step(batch: B, scalars?: AdamWScalars, lossScale?: number, clock?: UpdateClock): Promise<StepOutput>;
   /** `accumulate`: the summed gradients on the host, and writing them back after an all-reduce */
   accumulators(): Promise<Float32Array[]>;
   setAccumulators(sums: Float32Array[]): Promise<void>;
@@ -108,7 +124,10 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
   const acc = Math.max(1, o.accumulationSteps);
   const world = o.peers?.world ?? 1, rank = o.peers?.rank ?? 0, lead = rank === 0;
   const warn = o.warn ?? ((m: string) => process.stderr.write(`note: ${m}\n`));
-  if (trainee.update !== updateMode(acc, world)) throw new Error(`trainLoop: a trainee built for "${trainee.update}" cannot run ${acc} accumulation steps on ${world} ranks`);
+  const self = trainee.selfUpdating;
+  if (self ? acc !== 1 || world !== 1 || trainee.lossScaled : trainee.update !== updateMode(acc, world)) {
+    throw new Error(`trainLoop: a trainee ${self ? 'that updates itself' : `built for "${trainee.update}"`} cannot run ${acc} accumulation steps on ${world} ranks${trainee.lossScaled ? ' with loss scaling' : ''}`);
+  }
   if (data.batchesPerEpoch <= 0) throw new CheckpointError('nothing to train: no batches');
   // a step takes acc micro-batches on each rank: acc * world of the epoch's batches
   const plan = new StepPlan(data.batchesPerEpoch, acc * world, o.epochs, o.maxSteps);
@@ -204,8 +223,10 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       // epochs (each rank counting its own); the optimizer step uses the one set for the
       // group's last micro-batch
       const microEnd = epoch * data.batchesPerEpoch + first + count;
-      const lr = o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, microEnd / world, totalMicro / world)
-        : learningRate(o.schedule, o.learningRate, step, totalSteps, o.warmupSteps);
+      // a self-updating trainee's rate follows its updates over the nominal total
+      const lrAt = (update: number) => learningRate(o.schedule, o.learningRate, update, Math.ceil(totalSteps * (self?.updatesPerStep ?? 1)), o.warmupSteps);
+      const lr = self ? lrAt(optimizerStep) : o.schedule === 'minimind' && o.warmupSteps === 0 ? learningRate('minimind', o.learningRate, microEnd / world, totalMicro / world)
+        : lrAt(step);
       const lossScale = scaler?.scale ?? 1;
       // each micro-batch's gradient counts 1/acc, also in a short group at the end of an epoch (as MiniMind's loss / accumulation_steps)
       const scalars: AdamWScalars = adamwScalars({ lr, step: optimizerStep + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip, gradScale: 1 / (acc * lossScale) });
@@ -214,13 +235,18 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
       // rank r takes micro-batches r, r + world, ... of the group
       for (let j = rank; j < count; j += world) {
         const batch = data.batch(epoch, first + j);
-        const out = await trainee.step(batch, trainee.update === 'adamw' ? scalars : undefined, lossScale);
+        const clock: UpdateClock | undefined = self ? (k, lrScale = 1) => {
+          const at = lrAt(optimizerStep + k) * lrScale;
+          return { lr: at, ...adamwScalars({ lr: at, step: optimizerStep + k + 1, ...adam, weightDecay: o.weightDecay, maxNorm: o.gradClip }) };
+        } : undefined;
+        const out = await trainee.step(batch, trainee.update === 'adamw' && !self ? scalars : undefined, lossScale, clock);
+        if (self) optimizerStep += out.updates ?? 0;
         if (out.gradNorm !== undefined) gradNorm = out.gradNorm;
         lossSum += out.loss;
-        tokens += data.tokens(batch);
+        tokens += out.tokens ?? data.tokens(batch);
         for (const [key, val] of Object.entries(out.metrics ?? {})) stepMetrics[key] = (stepMetrics[key] ?? 0) + val;
       }
-      if (trainee.update === 'accumulate') {
+      if (trainee.update === 'accumulate' && !self) {
         if (o.peers) {
           // one all-reduce carries the gradients and what the log needs: the sums of the
           // losses, metrics and tokens over ranks, and whether any rank was asked to stop
@@ -239,7 +265,7 @@ export async function trainLoop<B>(trainee: Trainee<B>, data: BatchSource<B>, o:
         // an overflowed step was skipped inside the graph: Adam's step count stays
         if (scaler.update(gradNorm)) optimizerStep++; else skipped++;
         stepMetrics.loss_scale = lossScale;
-      } else optimizerStep++;
+      } else if (!self) optimizerStep++;
       for (const [key, val] of Object.entries(stepMetrics)) winMetrics[key] = (winMetrics[key] ?? 0) + val;
       step++;
       lastLoss = lossSum / count;
