@@ -99,15 +99,19 @@ test('the template options reach the chat template: open_thinking leaves the rea
   assert.doesNotMatch(open, /<\/think>\s*$/);
 });
 
-const COMMANDS = ['download', 'train-tokenizer', 'data-process', 'pretrain', 'eval-pretrain', 'full-sft', 'lora-sft', 'merge-lora', 'dpo-train', 'eval',
-  'serve', 'chat-api', 'demo', 'ceval', 'eval-ppl', 'bench', 'install-cuda', 'export', 'launch'];
+const COMMANDS = ['download', 'train-tokenizer', 'data-process', 'pretrain', 'eval-pretrain', 'full-sft', 'lora-sft', 'merge-lora', 'dpo-train',
+  'distill', 'grpo', 'ppo', 'eval', 'serve', 'chat-api', 'demo', 'ceval', 'eval-ppl', 'bench', 'install-cuda', 'export', 'launch'];
 
 test('--help: every flag described, the command\'s own flags first, the model-shape flags last', () => {
   const top = ok(cli(['--help']));
   for (const c of COMMANDS) assert.match(top.stdout, new RegExp(`minimind ${c}\\b`), `${c} is listed`);
   for (const c of COMMANDS) {
     const r = ok(cli([c, '--help']));
-    const bare = r.stdout.split('\n').filter((l) => /^\s+--\S+(, --\S+)*\s{2,}\[/.test(l));
+    // a flag line with its type right after the names: no description (a line that continues
+    // an alias list wrapped after a comma, or a wrapped description, is not a flag line)
+    const lines = r.stdout.split('\n');
+    const names = (l: string | undefined) => (l ?? '').trimStart().split(/\s{2,}/)[0]; // the left column: a flag and its aliases
+    const bare = lines.filter((l, i) => /^\s+--[\w-]+(, --[\w-]+)*\s{2,}\[/.test(l) && !names(lines[i - 1]).endsWith(','));
     assert.deepEqual(bare, [], `${c}: flags without a description`);
     const groups = [...r.stdout.matchAll(/^(\w[\w &]*):$/gm)].map((m) => m[1]).filter((g) => g !== 'Examples' && g !== 'Commands');
     if (groups.includes('Model')) assert.equal(groups.at(-1), 'Model', `${c}: ${groups.join(', ')}`);

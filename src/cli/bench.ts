@@ -16,10 +16,10 @@ import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
 import { flagGiven } from './argv.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
+import { commandInfo } from './commands.js';
 
 export const benchCommand = {
-  command: 'bench <what>',
-  describe: 'measure speed and memory (one JSON line with --json)',
+  ...commandInfo('bench'),
   builder: (y: Argv) => runtimeOptions(modelOptions(y))
     .positional('what', { choices: ['train', 'decode', 'tokenizer', 'data', 'ceval', 'serve', 'matmul'], describe: 'train: optimizer steps on random tokens; matmul: MatMul/Gemm GFLOP/s at the shapes a training step of --preset runs, and at 2048^3; decode: greedy generation with the KV cache; tokenizer: train vocab 6400 on 100 MB; data: process 1 GB of pretrain JSONL; ceval: score the C-Eval val questions (random weights); serve: `minimind serve` under 1, 8 and 32 concurrent streaming clients (--duration: soak with disconnecting clients)' })
     // train and matmul: the three MiniMind v1 models, one JSON line each (the PyTorch baseline's small, base, moe)

@@ -15,10 +15,10 @@ import { Benchmark } from '../eval/subjects.js';
 import { formatSeconds } from '../train/progress.js';
 import { Args, handler, loadOptions, modelSource, rel, runtimeOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
+import { commandInfo } from './commands.js';
 
 export const cevalCommand = {
-  command: 'ceval',
-  describe: "C-Eval / CMMLU accuracy: MiniMind's scorer (probabilities of A/B/C/D after each question), batched",
+  ...commandInfo('ceval'),
   builder: (y: Argv) => loadOptions(runtimeOptions(y), 'out/full_sft')
     .option('benchmark', { type: 'string', default: 'ceval', choices: ['ceval', 'cmmlu'], describe: 'subject/category mapping of the data' })
     .option('data_dir', { type: 'string', describe: 'folder with <split>/ CSV files (default dataset/ceval-exam or dataset/cmmlu)' })

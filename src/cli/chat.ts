@@ -14,10 +14,10 @@ import { stepBar } from './step-bar.js';
 import { UserError } from '../util/errors.js';
 import { flagGiven } from './argv.js';
 import { Args, bool01, handler, loadOptions, modelConfig, modelSource, rel, requireDir, resolveWeight, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
+import { commandInfo } from './commands.js';
 
 export const chatCommand = {
-  command: 'eval',
-  describe: 'chat with a model in the terminal (/reset clears the history, /exit quits)',
+  ...commandInfo('eval'),
   builder: (y: Argv) => loadOptions(samplingOptions(runtimeOptions(y)), 'out/full_sft')
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('system', { type: 'string', describe: 'system prompt' })
@@ -90,8 +90,7 @@ function evalLora(a: Args): string | undefined {
 }
 
 export const mergeLoraCommand = {
-  command: 'merge-lora',
-  describe: 'merge a LoRA adapter into its base model and write a full model directory',
+  ...commandInfo('merge-lora'),
   builder: (y: Argv) => y
     .option('base', { type: 'string', default: 'out/full_sft', describe: 'base model directory' })
     .option('adapter', { type: 'string', default: 'out/lora_sft', describe: 'adapter directory' })

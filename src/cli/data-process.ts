@@ -5,10 +5,10 @@ import cliProgress from 'cli-progress';
 import { Format, processData, Stage } from '../data/process.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { Args, bool01, handler, rel } from './common.js';
+import { commandInfo } from './commands.js';
 
 export const dataProcessCommand = {
-  command: 'data-process',
-  describe: 'tokenize pretrain/SFT/DPO data (JSONL, JSON, CSV, TXT) into token shards for training',
+  ...commandInfo('data-process'),
   builder: (y: Argv) => y
     .option('stage', { type: 'string', choices: ['pretrain', 'sft', 'dpo'], default: 'pretrain', describe: 'what the data is for' })
     .option('input', { type: 'string', array: true, demandOption: true, describe: 'data files' })

@@ -21,10 +21,10 @@ import { runRLStage } from '../train/rl-stage.js';
 import { SessionOptions } from '../runtime/session.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { Args, bool01, handler, modelConfig, rel } from './common.js';
+import { commandInfo } from './commands.js';
 
 export const demoCommand = {
-  command: 'demo',
-  describe: 'train a tiny model on a generated corpus in a few minutes and show that it learned',
+  ...commandInfo('demo'),
   builder: (y: Argv) => y
     .option('out_dir', { type: 'string', default: 'out/demo', describe: 'where the demo writes its data and models' })
     .option('steps', { type: 'number', default: 900, describe: 'pretraining steps' })

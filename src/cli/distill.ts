@@ -9,10 +9,10 @@ import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, modelConfig, modelOptions, positive, resolveWeight, runtimeOptions, trainOptions } from './common.js';
 import { chatDataOptions, chatStage } from './sft.js';
 import { resolveFromWeight, shares } from './stage-args.js';
+import { commandInfo } from './commands.js';
 
 export const distillCommand = {
-  command: 'distill',
-  describe: "distil a teacher model's token distributions into a student on chat data (alpha * CE + (1 - alpha) * KL)",
+  ...commandInfo('distill'),
   builder: (y: Argv) => runtimeOptions(modelOptions(chatDataOptions(trainOptions(y, {
     // MiniMind-3 train_distillation.py: --epochs 6 --batch_size 32 --learning_rate 5e-6 --accumulation_steps 1 --max_seq_len 340
     // --log_interval 100 --save_interval 100 --save_weight full_dist --from_student_weight full_sft --data_path ../dataset/sft_t2t_mini.jsonl

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import { download, hubUrl } from '../io/download.js';
 import { unzipTo } from '../io/unzip.js';
 import { Args, handler, rel } from './common.js';
+import { commandInfo } from './commands.js';
 
 // MiniMind's public files on the Hugging Face hub
 const WHAT = {
@@ -17,8 +18,7 @@ const WHAT = {
 };
 
 export const downloadCommand = {
-  command: 'download <what> [files..]',
-  describe: "download MiniMind's datasets, tokenizer or model from the Hugging Face hub (resumable)",
+  ...commandInfo('download'),
   builder: (y: Argv) => y
     .positional('what', { choices: Object.keys(WHAT), describe: 'dataset: training data; tokenizer: tokenizer files; model: MiniMind2 weights; ceval: C-Eval exam (unzipped)' })
     .positional('files', { type: 'string', array: true, describe: 'files of the repository (default: the usual ones, e.g. pretrain_hq.jsonl sft_mini_512.jsonl)' })

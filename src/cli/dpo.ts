@@ -6,10 +6,10 @@ import { runLMStage } from '../train/lm-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { chatSamplingFrom, dataOptionsFrom, emptyThinkOption, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
+import { commandInfo } from './commands.js';
 
 export const dpoCommand = {
-  command: 'dpo-train',
-  describe: 'align a chat model with preference pairs ({"chosen": [...], "rejected": [...]}) by DPO',
+  ...commandInfo('dpo-train'),
   builder: (y: Argv) => emptyThinkOption(runtimeOptions(trainOptions(y, {
     // MiniMind-3 train_dpo.py: --epochs 1 --batch_size 4 --learning_rate 4e-8 --accumulation_steps 1 --max_seq_len 1024
     // --log_interval 100 --save_interval 100 --save_weight dpo --from_weight full_sft --data_path ../dataset/dpo.jsonl

@@ -6,10 +6,10 @@ import { perplexity, pplSamples } from '../eval/ppl.js';
 import { Args, bool01, handler, loadOptions, modelSource, runtimeOptions, sessionOptions } from './common.js';
 import { stepBar } from './step-bar.js';
 import { loadDecodingModel } from '../eval/chat.js';
+import { commandInfo } from './commands.js';
 
 export const evalPplCommand = {
-  command: 'eval-ppl',
-  describe: 'perplexity and bits per byte on held-out text (.jsonl {"text"}, .txt lines) or a data-process folder',
+  ...commandInfo('eval-ppl'),
   builder: (y: Argv) => loadOptions(runtimeOptions(y), 'out/pretrain')
     .option('data_path', { type: 'string', demandOption: true, describe: 'held-out text or token shards' })
     .option('max_seq_len', { type: 'number', describe: "window length (default: the model's context)" })

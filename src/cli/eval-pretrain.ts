@@ -4,12 +4,12 @@ import { Generator } from '../model/generate.js';
 import { streamText } from '../eval/generate-text.js';
 import { Args, handler, loadOptions, modelSource, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
+import { commandInfo } from './commands.js';
 
 const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
 
 export const evalPretrainCommand = {
-  command: 'eval-pretrain [prompts..]',
-  describe: 'continue prompts with a pretrained model (no chat template)',
+  ...commandInfo('eval-pretrain'),
   // a pretrained model rarely ends a continuation itself: eval_llm.py's 8192 tokens would run to the window
   builder: (y: Argv) => loadOptions(samplingOptions(runtimeOptions(y), { max_new_tokens: 256 }), 'out/pretrain')
     .positional('prompts', { type: 'string', array: true, describe: 'texts to continue (default: a few MiniMind prompts)' })

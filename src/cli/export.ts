@@ -6,10 +6,10 @@ import { EXPORT_DTYPES, parseDtype } from '../export/dtype.js';
 import { EXPORT_FORMATS, exportModel, ExportFormat } from '../export/export.js';
 import { Args, bool01, handler, rel } from './common.js';
 import { stepBar } from './step-bar.js';
+import { commandInfo } from './commands.js';
 
 export const exportCommand = {
-  command: 'export',
-  describe: 'export a model for Hugging Face transformers (hf), llama.cpp/Ollama (gguf) or transformers.js (onnx)',
+  ...commandInfo('export'),
   builder: (y: Argv) => y
     .option('load_from', { type: 'string', demandOption: true, describe: 'model directory (ours, MiniMind\'s, or a Llama/Qwen3 transformers directory)' })
     .option('format', { type: 'string', demandOption: true, describe: `one of ${EXPORT_FORMATS.join(', ')}` })

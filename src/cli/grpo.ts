@@ -7,10 +7,10 @@ import { runRLStage } from '../train/rl-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler, positive } from './common.js';
 import { debugPrinter, rewardFrom, rlCommandOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
+import { commandInfo } from './commands.js';
 
 export const grpoCommand = {
-  command: 'grpo',
-  describe: 'reinforcement learning by GRPO or CISPO: sampled completions per prompt, rewarded, advantages normalised within each group',
+  ...commandInfo('grpo'),
   // MiniMind-3 train_grpo.py's defaults, --save_weight grpo
   builder: (y: Argv) => rlCommandOptions(y, 'grpo')
     .option('num_generations', { type: 'number', default: 6, describe: 'completions sampled per prompt (a group)', group: 'GRPO:' })

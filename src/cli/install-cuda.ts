@@ -10,6 +10,7 @@ import { explainMissing, findLocalProvider, installLocalProvider, missingLibrari
 import { cudaProviderInstalled, ortBinDir, ortPackageDir, platform } from '../runtime/providers.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler, rel } from './common.js';
+import { commandInfo } from './commands.js';
 
 /** How to run the script. `ONNXRUNTIME_NODE_INSTALL=1` forces the download of every file
  * the package leaves out, which on Linux x64 is the cuda12 manifest; the script reads that
@@ -24,8 +25,7 @@ export function installCudaSpawn(base: NodeJS.ProcessEnv = process.env): { file:
 }
 
 export const installCudaCommand = {
-  command: 'install-cuda',
-  describe: "install onnxruntime-node's CUDA execution provider (Linux x64, CUDA 12) for --device cuda: downloaded from NuGet, or --from files on this machine",
+  ...commandInfo('install-cuda'),
   builder: (y: Argv) => y
     .option('from', { type: 'string', describe: 'take the provider from here instead of NuGet: a folder or file with libonnxruntime_providers_cuda.so, or an installed onnxruntime-gpu (its capi/ folder, its package folder, or site-packages); it must be the same ONNX Runtime version' })
     .example('$0 install-cuda --from ~/.local/lib/python3.11/site-packages/onnxruntime/capi', 'the provider of `pip install onnxruntime-gpu==<onnxruntime-node\'s version>`'),

@@ -6,6 +6,7 @@ import { launch } from '../parallel/launch.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler } from './common.js';
 import { WATCH_PID } from './startup.js';
+import { commandInfo } from './commands.js';
 
 /** The ranks' command line: the tokens from the first non-option after `launch` on, verbatim
  * (yargs would convert numbers and take flags such as --help for itself). Launch's own
@@ -18,8 +19,7 @@ export function rankArgv(argv: string[]): string[] | null {
 }
 
 export const launchCommand = {
-  command: 'launch <command> [args..]',
-  describe: 'run a command as N data-parallel processes (like torchrun): each takes every N-th batch, gradients are averaged',
+  ...commandInfo('launch'),
   builder: (y: Argv) => {
     // the command's own flags (its --help too) belong to the ranks, not to launch
     if (rankArgv(hideBin(process.argv))) y.help(false).version(false);

@@ -9,12 +9,12 @@ import { runRLStage } from '../train/rl-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, positive } from './common.js';
 import { debugPrinter, rewardFrom, rlCommandOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
+import { commandInfo } from './commands.js';
 
 const G = 'PPO:';
 
 export const ppoCommand = {
-  command: 'ppo',
-  describe: 'reinforcement learning by PPO: an actor and a critic (value head), GAE advantages, clipped updates over minibatches',
+  ...commandInfo('ppo'),
   // MiniMind-3 train_ppo.py's defaults, --save_weight ppo_actor
   builder: (y: Argv) => rlCommandOptions(y, 'ppo_actor')
     .option('critic_learning_rate', { type: 'number', default: 5e-7, describe: "the critic's learning rate (the actor's is --learning_rate; both follow --schedule)", group: G })

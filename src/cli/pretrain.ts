@@ -4,10 +4,10 @@ import { runLMStage } from '../train/lm-stage.js';
 import { Args, bool01, handler, modelConfig, modelOptions, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { dataOptionsFrom, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
 import { AUTO_TOKENIZER_OPTION, ensureTokenizer } from './auto-tokenizer.js';
+import { commandInfo } from './commands.js';
 
 export const pretrainCommand = {
-  command: 'pretrain',
-  describe: 'pretrain a model from scratch on {"text": ...} JSONL (or CSV/TXT)',
+  ...commandInfo('pretrain'),
   builder: (y: Argv) => runtimeOptions(modelOptions(trainOptions(y, {
     // MiniMind-3 train_pretrain.py: --epochs 2 --batch_size 32 --learning_rate 5e-4 --accumulation_steps 8
     // --max_seq_len 340 --log_interval 100 --save_interval 1000 --save_weight pretrain --from_weight none

@@ -11,12 +11,12 @@ import { ApiServer, createServer } from '../serve/server.js';
 import { UserError } from '../util/errors.js';
 import { chatRepl } from './chat-repl.js';
 import { Args, handler, loadOptions, modelSource, positive, runtimeOptions, sessionOptions } from './common.js';
+import { commandInfo } from './commands.js';
 
 const MB = 1024 * 1024;
 
 export const serveCommand = {
-  command: 'serve',
-  describe: 'serve a model: OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models, /health) and a chat page at /',
+  ...commandInfo('serve'),
   builder: (y: Argv) => loadOptions(runtimeOptions(y), 'out/full_sft')
     .option('lora', { type: 'string', describe: 'LoRA adapter directory, applied unmerged' })
     .option('quantize', { type: 'string', default: 'none', choices: ['none', 'q4'], describe: 'weights for decoding (q4: 4-bit)' })
@@ -123,8 +123,7 @@ export async function streamAnswer(url: string, body: Record<string, unknown>, a
 }
 
 export const chatApiCommand = {
-  command: 'chat-api',
-  describe: 'chat in the terminal with a running `minimind serve` (or any OpenAI-compatible server)',
+  ...commandInfo('chat-api'),
   builder: (y: Argv) => y
     .option('url', { type: 'string', default: 'http://127.0.0.1:8998', describe: 'server address' })
     .option('api_key', { type: 'string', describe: 'Bearer key (default: $MINIMIND_API_KEY)' })

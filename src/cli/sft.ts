@@ -10,6 +10,7 @@ import { runLMStage } from '../train/lm-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, modelConfig, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { chatSamplingFrom, dataOptionsFrom, emptyThinkOption, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
+import { commandInfo } from './commands.js';
 
 /** The chat-data flags of the SFT stages (and distillation, which reads SFT data). */
 export function chatDataOptions<T>(y: Argv<T>) {
@@ -29,8 +30,7 @@ export function chatStage(a: Args) {
 }
 
 export const fullSftCommand = {
-  command: 'full-sft',
-  describe: 'supervised fine-tuning of every weight on chat data ({"conversations": [...]})',
+  ...commandInfo('full-sft'),
   builder: (y: Argv) => runtimeOptions(chatDataOptions(trainOptions(y, {
     // MiniMind-3 train_full_sft.py: --epochs 2 --batch_size 16 --learning_rate 1e-5 --accumulation_steps 1 --max_seq_len 768
     // --log_interval 100 --save_interval 1000 --save_weight full_sft --from_weight pretrain
@@ -46,8 +46,7 @@ export const fullSftCommand = {
 };
 
 export const loraSftCommand = {
-  command: 'lora-sft',
-  describe: 'fine-tune LoRA adapters (base weights frozen) on chat data',
+  ...commandInfo('lora-sft'),
   builder: (y: Argv) => runtimeOptions(chatDataOptions(trainOptions(y, {
     // MiniMind-3 train_lora.py: --epochs 10 --batch_size 32 --learning_rate 1e-4 --accumulation_steps 1 --max_seq_len 340
     // --log_interval 10 --save_interval 1000 --from_weight full_sft (its run name is --lora_name, an alias here)

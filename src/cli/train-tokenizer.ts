@@ -4,10 +4,10 @@ import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, rel } from './common.js';
+import { commandInfo } from './commands.js';
 
 export const trainTokenizerCommand = {
-  command: 'train-tokenizer',
-  describe: 'train a byte-level BPE tokenizer (Hugging Face tokenizer.json)',
+  ...commandInfo('train-tokenizer'),
   builder: (y: Argv) => y
     .option('data', { type: 'string', array: true, default: ['dataset/pretrain_hq.jsonl'], describe: 'corpus files: JSONL (pretrain/SFT/DPO), CSV or TXT' })
     .option('vocab_size', { type: 'number', default: 6400, describe: 'vocabulary size, special tokens included' })
