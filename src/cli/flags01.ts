@@ -41,7 +41,7 @@ export function apply01Defaults(argv: Record<string, unknown>, y?: YargsInternal
 interface YargsInternals { getGroups(): Record<string, string[]>; getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }
 
 /** The help's groups, in the order they are shown: the command's own flags first, model shape last. */
-const HELP_GROUPS = ['Positionals:', 'Options:', 'Training:', 'LoRA:', 'DPO:', 'Sampling:', 'Runtime:', 'MiniMind compatibility:', 'Model:'];
+const HELP_GROUPS = ['Positionals:', 'Options:', 'Training:', 'LoRA:', 'DPO:', 'Distillation:', 'GRPO:', 'PPO:', 'RL:', 'Reward:', 'Sampling:', 'Runtime:', 'MiniMind compatibility:', 'Model:'];
 
 /**
  * A command whose --help lists its own flags first (under "Options:", ahead of the global
