@@ -35,9 +35,10 @@ mkdir -p "$app/dist" && cp -r dist/bin dist/src "$app/dist/"
 mkdir -p "$app/scripts" && cp -r scripts/device "$app/scripts/"
 
 # Runtime closure: npm's own tree of the production dependencies (what `npm ci --omit=dev`
-# installs), less the type-only packages.
-mapfile -t pkgs < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s|^$root/||" | grep '^node_modules/' |
-  grep -vE '^node_modules/(@types/|undici-types$)' | sort -u)
+# installs), less the type-only packages and what npm calls extraneous (the integration
+# tests' tools that test/interop links into node_modules).
+mapfile -t pkgs < <(npm ls --omit=dev --all --parseable --long 2>/dev/null | grep -v ':EXTRANEOUS' | cut -d: -f1 | sed "s|^$root/||" |
+  grep '^node_modules/' | grep -vE '^node_modules/(@types/|undici-types$|typescript$)' | sort -u)
 [ "${#pkgs[@]}" -gt 10 ] || die "npm ls found only ${#pkgs[@]} packages; is node_modules complete?"
 # copy each package's files, not its nested node_modules (those are listed on their own)
 for p in "${pkgs[@]}"; do
