@@ -94,14 +94,16 @@ test('a supervised GPU run forwards Ctrl-C to its command and ends with it', { t
 });
 
 test('only the command that runs is loaded: --help lists every command from their names alone', async () => {
-  const { COMMANDS, commandsFor } = await import('../src/cli/commands.js');
+  const { commandsFor, LOADERS } = await import('../src/cli/commands.js');
+  const { COMMAND_INFO, commandName } = await import('../src/cli/command-info.js');
   const loaded = async (argv: string[]) => (await commandsFor(argv, (c) => c)).filter((c) => c.builder).map((c) => c.command);
   assert.deepEqual(await loaded(['--help']), [], 'the top-level help loads no command');
   assert.deepEqual(await loaded([]), []);
   assert.deepEqual(await loaded(['pretrain', '--max_steps', '3']), ['pretrain']);
   assert.deepEqual(await loaded(['bench', 'train']), ['bench <what>']);
   // flags before the command: every command is loaded, so whichever yargs picks runs
-  assert.equal((await loaded(['--device', 'cpu', 'pretrain'])).length, COMMANDS.length);
-  // every entry loads the module of its own name
-  for (const e of COMMANDS) assert.equal((await e.load()).command, e.command);
+  assert.equal((await loaded(['--device', 'cpu', 'pretrain'])).length, COMMAND_INFO.length);
+  // every entry loads the module of its own name, and every loader has an entry
+  for (const e of COMMAND_INFO) assert.equal((await LOADERS[commandName(e)]()).command, e.command);
+  assert.deepEqual(Object.keys(LOADERS).sort(), COMMAND_INFO.map(commandName).sort());
 });

@@ -16,7 +16,7 @@ import { Quantize } from '../model/generate.js';
 import { UserError } from '../util/errors.js';
 import { flagGiven } from './argv.js';
 import { Args, handler, modelConfig, modelOptions, runtimeOptions, sessionOptions } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const benchCommand = {
   ...commandInfo('bench'),

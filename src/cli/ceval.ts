@@ -15,7 +15,7 @@ import { Benchmark } from '../eval/subjects.js';
 import { formatSeconds } from '../train/progress.js';
 import { Args, handler, loadOptions, modelSource, rel, runtimeOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const cevalCommand = {
   ...commandInfo('ceval'),

@@ -14,7 +14,7 @@ import { stepBar } from './step-bar.js';
 import { UserError } from '../util/errors.js';
 import { flagGiven } from './argv.js';
 import { Args, bool01, handler, loadOptions, modelConfig, modelSource, rel, requireDir, resolveWeight, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const chatCommand = {
   ...commandInfo('eval'),

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { Format, processData, Stage } from '../data/process.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { Args, bool01, handler, rel } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const dataProcessCommand = {
   ...commandInfo('data-process'),

@@ -21,7 +21,7 @@ import { runRLStage } from '../train/rl-stage.js';
 import { SessionOptions } from '../runtime/session.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { Args, bool01, handler, modelConfig, rel } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const demoCommand = {
   ...commandInfo('demo'),

@@ -9,7 +9,7 @@ import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, modelConfig, modelOptions, positive, resolveWeight, runtimeOptions, trainOptions } from './common.js';
 import { chatDataOptions, chatStage } from './sft.js';
 import { resolveFromWeight, shares } from './stage-args.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const distillCommand = {
   ...commandInfo('distill'),

@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { download, hubUrl } from '../io/download.js';
 import { unzipTo } from '../io/unzip.js';
 import { Args, handler, rel } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 // MiniMind's public files on the Hugging Face hub
 const WHAT = {

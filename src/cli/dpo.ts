@@ -6,7 +6,7 @@ import { runLMStage } from '../train/lm-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { chatSamplingFrom, dataOptionsFrom, emptyThinkOption, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const dpoCommand = {
   ...commandInfo('dpo-train'),

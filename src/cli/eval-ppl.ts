@@ -6,7 +6,7 @@ import { perplexity, pplSamples } from '../eval/ppl.js';
 import { Args, bool01, handler, loadOptions, modelSource, runtimeOptions, sessionOptions } from './common.js';
 import { stepBar } from './step-bar.js';
 import { loadDecodingModel } from '../eval/chat.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const evalPplCommand = {
   ...commandInfo('eval-ppl'),

@@ -4,7 +4,7 @@ import { Generator } from '../model/generate.js';
 import { streamText } from '../eval/generate-text.js';
 import { Args, handler, loadOptions, modelSource, runtimeOptions, sampling, samplingOptions, sessionOptions } from './common.js';
 import { loadDecodingModel } from '../eval/chat.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 const DEFAULT_PROMPTS = ['马克思主义基本原理', '人类大脑的主要功能', '万有引力原理是', '世界上最高的山峰是', 'The capital of France is'];
 

@@ -6,7 +6,7 @@ import { EXPORT_DTYPES, parseDtype } from '../export/dtype.js';
 import { EXPORT_FORMATS, exportModel, ExportFormat } from '../export/export.js';
 import { Args, bool01, handler, rel } from './common.js';
 import { stepBar } from './step-bar.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const exportCommand = {
   ...commandInfo('export'),

@@ -10,7 +10,7 @@ import { explainMissing, findLocalProvider, installLocalProvider, missingLibrari
 import { cudaProviderInstalled, ortBinDir, ortPackageDir, platform } from '../runtime/providers.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler, rel } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 /** How to run the script. `ONNXRUNTIME_NODE_INSTALL=1` forces the download of every file
  * the package leaves out, which on Linux x64 is the cuda12 manifest; the script reads that

@@ -6,7 +6,7 @@ import { launch } from '../parallel/launch.js';
 import { UserError } from '../util/errors.js';
 import { Args, handler } from './common.js';
 import { WATCH_PID } from './startup.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 /** The ranks' command line: the tokens from the first non-option after `launch` on, verbatim
  * (yargs would convert numbers and take flags such as --help for itself). Launch's own

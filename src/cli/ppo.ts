@@ -9,7 +9,7 @@ import { runRLStage } from '../train/rl-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, positive } from './common.js';
 import { debugPrinter, rewardFrom, rlCommandOptions, rlStage, rolloutFrom, rolloutWeightsFrom } from './rl-args.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 const G = 'PPO:';
 

@@ -4,7 +4,7 @@ import { runLMStage } from '../train/lm-stage.js';
 import { Args, bool01, handler, modelConfig, modelOptions, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { dataOptionsFrom, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
 import { AUTO_TOKENIZER_OPTION, ensureTokenizer } from './auto-tokenizer.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const pretrainCommand = {
   ...commandInfo('pretrain'),

@@ -11,7 +11,7 @@ import { ApiServer, createServer } from '../serve/server.js';
 import { UserError } from '../util/errors.js';
 import { chatRepl } from './chat-repl.js';
 import { Args, handler, loadOptions, modelSource, positive, runtimeOptions, sessionOptions } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 const MB = 1024 * 1024;
 

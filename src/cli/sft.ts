@@ -10,7 +10,7 @@ import { runLMStage } from '../train/lm-stage.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, modelConfig, positive, runtimeOptions, sessionOptions, trainOptions } from './common.js';
 import { chatSamplingFrom, dataOptionsFrom, emptyThinkOption, printNotices, resolveFromWeight, trainOptionsFrom } from './stage-args.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 /** The chat-data flags of the SFT stages (and distillation, which reads SFT data). */
 export function chatDataOptions<T>(y: Argv<T>) {

@@ -4,7 +4,7 @@ import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { trainTokenizer } from '../tokenizer/train-corpus.js';
 import { UserError } from '../util/errors.js';
 import { Args, bool01, handler, rel } from './common.js';
-import { commandInfo } from './commands.js';
+import { commandInfo } from './command-info.js';
 
 export const trainTokenizerCommand = {
   ...commandInfo('train-tokenizer'),
