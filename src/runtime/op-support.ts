@@ -7,7 +7,7 @@
 // shapes and small integer constants only) is left out: ORT keeps it on the CPU on purpose,
 // where shapes live, and it costs no copy.
 //
-// Each entry is checked against the runtime by test/webgpu-placement.test.ts (Max and Min,
+// Each entry is checked against the runtime by test/gpu-placement.test.ts (Max and Min,
 // once listed here, do run on WebGPU in 1.30). Sources (read for ONNX Runtime close to 1.30;
 // our graphs are opset 23):
 //   webgpu: the kernel table of onnxruntime/core/providers/webgpu/webgpu_execution_provider.cc
