@@ -3,6 +3,7 @@
 // OpenAI writes such tokens, so that no two tokens share a key in a top_logprobs map; its
 // bytes are the raw ones. Completions (vLLM's format) also give each token's offset in the
 // returned text, in characters (code points, as Python counts them).
+import { bytesToUnicode } from '../tokenizer/bytes.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { Alternative } from './logprobs.js';
 
@@ -13,16 +14,8 @@ export interface TokenInfo {
   shown: boolean;
 }
 
-/** GPT-2's byte-level alphabet, reversed: the character a byte-level BPE token uses for each byte. */
-const BYTE_OF = (() => {
-  const m = new Map<string, number>();
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    m.set(String.fromCodePoint(printable ? b : 256 + n++), b);
-  }
-  return m;
-})();
+/** GPT-2's byte-level alphabet, reversed: the byte each character of a byte-level BPE token stands for. */
+const BYTE_OF = new Map(bytesToUnicode().map((ch, b) => [ch, b]));
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
