@@ -88,7 +88,10 @@ export function deviceOf(argv: string[]): string | undefined {
   return undefined;
 }
 
-const wantsGpu = (argv: string[]) => /^(webgpu|cuda|auto)/.test(deviceOf(argv) ?? '') && !argv.some((a) => a === '--help' || a === '-h');
+/** --help or --version: nothing runs, nothing to set up */
+const helpOnly = (argv: string[]) => argv.some((a) => a === '--help' || a === '-h' || a === '--version');
+
+const wantsGpu = (argv: string[]) => /^(webgpu|cuda|auto)/.test(deviceOf(argv) ?? '') && !helpOnly(argv);
 
 /**
  * Run a GPU command in a supervised child (see the top). Returns true in the parent, which
@@ -96,7 +99,7 @@ const wantsGpu = (argv: string[]) => /^(webgpu|cuda|auto)/.test(deviceOf(argv) ?
  * a signal the child died of that it did not forward.
  */
 export function superviseGpuRun(argv: string[], env = process.env): boolean {
-  if (env[SUPERVISED] || env.MINIMIND_SUPERVISE === '0' || !wantsGpu(argv)) return false;
+  if (env[SUPERVISED] || !wantsGpu(argv)) return false;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...env, [SUPERVISED]: '1', [WATCH_PID]: String(process.pid) } });
   const sent = new Set<string>();
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { sent.add(sig); child.kill(sig); });
@@ -113,5 +116,5 @@ export function superviseGpuRun(argv: string[], env = process.env): boolean {
 /** Set up this process for the command in `argv` (nothing for --help and --version). */
 export function startup(argv: string[]): void {
   followProcesses(watchedProcesses());
-  if (argv.length && !argv.some((a) => a === '--help' || a === '-h' || a === '--version')) keepFreedMemory();
+  if (argv.length && !helpOnly(argv)) keepFreedMemory();
 }

@@ -30,30 +30,23 @@ interface Ctx {
   normKernel?: boolean;
   /** linear layers of one input as one product (decode graphs with constant weights) */
   fused?: FusedLinear;
-  /** how MoE layers reach their experts (see MoeDispatch) */
-  moeDispatch?: MoeDispatch;
+  /** what the graph is built for (MoE dispatch: see GraphTarget) */
+  target?: GraphTarget;
 }
 
 /**
- * sparse: each expert runs only on its tokens (NonZero, GatherND, ScatterND): least
- * arithmetic, for the CPU. dense: each expert runs on every token and its output is weighted
- * by the token's gate weight, zero where the expert was not chosen: no NonZero (which WebGPU
- * lacks) and no data-dependent shapes, for GPUs, at n_routed_experts / num_experts_per_tok
- * times the routed experts' arithmetic. Both give the same sums: an unchosen expert adds an
- * exact zero, and the chosen ones are added in the same order.
- */
-export type MoeDispatch = 'sparse' | 'dense';
-
-/**
- * What a graph is built for. cpu: sparse MoE dispatch, scatter-add embedding gradients (least
- * arithmetic). gpu: dense MoE dispatch (GPUs lack NonZero or pay a sync for it) and the
- * embedding gradient as a product (deterministic; Graph.gatherGradAsProduct).
+ * What a graph is built for. cpu: least arithmetic. Each MoE expert runs only on its tokens
+ * (NonZero, GatherND, ScatterND), and the embedding's gradient is a scatter-add. gpu: each
+ * expert runs on every token, its output weighted by the token's gate weight, zero where the
+ * expert was not chosen: no NonZero (which WebGPU lacks, and CUDA syncs on) and no
+ * data-dependent shapes, at n_routed_experts / num_experts_per_tok times the routed experts'
+ * arithmetic; both dispatches give the same sums (an unchosen expert adds an exact zero, the
+ * chosen ones are added in the same order). And the embedding's gradient is a product,
+ * deterministic (Graph.gatherGradAsProduct).
  */
 export type GraphTarget = 'cpu' | 'gpu';
 
 export const targetFor = (provider: string): GraphTarget => (provider === 'cpu' ? 'cpu' : 'gpu');
-
-const dispatchFor = (target: GraphTarget | undefined): MoeDispatch => (target === 'gpu' ? 'dense' : 'sparse');
 
 const norm = (ctx: Ctx, x: Tensor, name: string) => (ctx.normKernel ? rmsNormKernel : rmsNorm)(ctx.g, x, ctx.p(name), ctx.c.rms_norm_eps);
 
@@ -85,7 +78,7 @@ function moe(ctx: Ctx, x: Tensor, prefix: string): { y: Tensor; aux: Tensor | nu
   const scores = g.softmax(linear(g, x2, ctx.p(`${prefix}.gate.weight`)), -1); // N, E
   let [tw, ti] = g.topk(scores, k, -1);                               // N, k
   if (c.norm_topk_prob && (k > 1 || c.family === 'minimind3')) tw = g.div(tw, g.add(g.reduceSum(tw, [1], true), 1e-20));
-  const dense = ctx.moeDispatch === 'dense';
+  const dense = ctx.target === 'gpu';
   let out = dense ? null : g.zeros(g.shapeOf(x2), x2.shape);
   // the chosen experts' numbers as floats (exact up to 2^24): WebGPU compares no int64
   const tf = g.gather(g.constant(Array.from({ length: E }, (_, e) => e), x.dtype, [E]), ti); // N, k
@@ -273,7 +266,7 @@ export function buildTrainGraph(c: MiniMindConfig, o: BuildOptions = {}): TrainG
   for (const n of shapes.keys()) p(n); // every weight is an input of the training graph
   const labels = g.input('labels', trainIndexType, [B, T]);
   const chunks = o.seqLen ? (o.attnChunks ?? defaultChunks(o.seqLen)) : 1;
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks, moeDispatch: dispatchFor(o.target) };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: true, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks, target: o.target };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   const auxes: Tensor[] = [];
@@ -409,7 +402,7 @@ export function buildDecodeGraph(c: MiniMindConfig, o: DecodeGraphOptions = {}):
   const { p, ids, cos, sin, bias } = commonInputs(g, c, ft, 'T', window ? 'T' : '?S', o.extraParams ?? [], 'B',
     { ropePerRow: o.ropePerRow, ropeTable: window, biasShape: window ? ['?bias_batch', 'T', 1, rep, 'T'] : undefined });
   // the window layers call the norm kernels themselves (windowDecoderLayer)
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1, moeDispatch: dispatchFor(o.target),
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: o.linearHook ?? ((_g, _x, _n, plain) => plain()), hooked: !!o.linearHook, chunks: 1, target: o.target,
     fused: window ? o.fusedLinear : undefined };
   const hd = headDim(c), KV = c.num_key_value_heads;
   let x = g.gather(p('model.embed_tokens.weight'), ids);
@@ -473,16 +466,15 @@ export function buildChoiceGraph(c: MiniMindConfig, o: { dtype?: FloatType; weig
   let attend: Ctx['attend'];
   const kernelRopes = fused && hd % 16 === 0; // the kernel's RoPE wants head sizes in multiples of 16
   if (fused) {
-    const seqlensK = lastPos;
     const total = g.cast(g.slice(g.shapeOf(ids), 0, 1, 2), 'int32');
     const half = (t: Tensor) => g.slice(t, 1, 0, hd / 2); // [T, hd/2]: the tables repeat their halves
     const rotary = kernelRopes ? [half(cos), half(sin)] : [];
     attend = (q, k, v) => g.node('GroupQueryAttention',
-      [g.reshape(q, [0, 0, -1]), g.reshape(k, [0, 0, -1]), g.reshape(v, [0, 0, -1]), null, null, seqlensK, total, ...rotary],
+      [g.reshape(q, [0, 0, -1]), g.reshape(k, [0, 0, -1]), g.reshape(v, [0, 0, -1]), null, null, lastPos, total, ...rotary],
       [{ dtype: ft, shape: [q.shape[0], q.shape[1], H * hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }, { dtype: ft, shape: [q.shape[0], KV, '?S', hd] }],
       { num_heads: { i: H }, kv_num_heads: { i: KV }, ...(kernelRopes ? { do_rotary: { i: 1 }, rotary_interleaved: { i: 0 } } : {}) }, 'com.microsoft')[0];
   }
-  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend, attendRopes: kernelRopes, normKernel: fused, moeDispatch: dispatchFor(o.target) };
+  const ctx: Ctx = { g, c, p, cos, sin, bias, training: false, lin: (_g, _x, _n, plain) => plain(), hooked: false, chunks: 1, attend, attendRopes: kernelRopes, normKernel: fused, target: o.target };
   const E = p('model.embed_tokens.weight');
   let x = g.gather(E, ids);
   for (let l = 0; l < c.num_hidden_layers - 1; l++) x = decoderLayer(ctx, l, { x }).x;

@@ -117,15 +117,17 @@ export class TrainSession {
   }
 
   /** The trained weights on the host (the CPU: the live arrays, updated in place by each step; a GPU: a download). */
-  async weights(): Promise<Map<string, Float32Array>> {
-    return new Map(await Promise.all(this.trainable.map(async (n) => [n, await this.state.read(n)] as const)));
-  }
+  weights(): Promise<Map<string, Float32Array>> { return this.readAll((n) => n); }
 
   /** The trained weights and the optimizer's moments, on the host. */
   async snapshot(): Promise<{ weights: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
-    const read = async (f: (n: string) => string) => new Map(await Promise.all(this.trainable.map(async (n) => [n, await this.state.read(f(n))] as const)));
     if (this.update === 'gradients') throw new Error('TrainSession.snapshot: this graph keeps no optimizer state');
-    return { weights: await read((n) => n), m: await read((n) => moment('m', n)), v: await read((n) => moment('v', n)) };
+    return { weights: await this.weights(), m: await this.readAll((n) => moment('m', n)), v: await this.readAll((n) => moment('v', n)) };
+  }
+
+  /** The resident tensor `name(w)` of each trained weight w, on the host. */
+  private async readAll(name: (w: string) => string): Promise<Map<string, Float32Array>> {
+    return new Map(await Promise.all(this.trainable.map(async (n) => [n, await this.state.read(name(n))] as const)));
   }
 
   /** Resume: overwrite weights and moments (absent moments stay zero). */

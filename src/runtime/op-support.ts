@@ -77,9 +77,12 @@ export function missingKernels(graph: Graph, provider: string): string[] {
   return [...found].map(([k, v]) => `${k} in ${v.where}${v.count > 1 ? ` (+${v.count - 1} more)` : ''}`);
 }
 
+/** Integer constants up to this many elements count as shape arithmetic (perms, axes, shape pieces): here and in runtime/placement.ts. */
+export const SHAPE_CONSTANT_MAX = 64;
+
 /** Names of the graph's shape values: outputs of Shape, small integer constants, and what nodes compute from those alone. */
 function shapeValues(graph: Graph): Set<string> {
-  const out = new Set(graph.initializers.filter((t) => (t.dtype === 'int64' || t.dtype === 'int32') && t.data.length <= 64).map((t) => t.name));
+  const out = new Set(graph.initializers.filter((t) => (t.dtype === 'int64' || t.dtype === 'int32') && t.data.length <= SHAPE_CONSTANT_MAX).map((t) => t.name));
   for (const n of graph.nodes) {
     if (n.op === 'Shape' || n.op === 'Size' || (n.inputs.length && n.inputs.every((t) => !t || out.has(t.name)))) for (const o of n.outputs) out.add(o.name);
   }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { Graph } from '../graph/graph.js';
 import { toOnnx } from '../graph/onnx.js';
+import { SHAPE_CONSTANT_MAX } from './op-support.js';
 import { optionsForGraph, Provider, SessionOptions } from './session.js';
 
 const { onnx } = onnxProto;
@@ -33,8 +34,6 @@ export interface Placement {
   copies: { node: PlacedNode; of: 'shape' | 'input' | 'data' }[];
 }
 
-/** integer constants up to this many elements count as shape arithmetic (perms, axes, shape pieces) */
-const SMALL = 64;
 const SHAPE_OPS = new Set(['Shape', 'Size']);
 
 /** Create a session for the graph in a child process with ORT's verbose log, and read where each node went. */
@@ -123,7 +122,7 @@ function analyse(byProvider: Map<string, PlacedNode[]>, model: ModelProto): Plac
 
 function isSmallInt(t: { dims?: (number | { toNumber(): number })[] | null; dataType?: number | null }): boolean {
   const count = (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
-  return (t.dataType === onnx.TensorProto.DataType.INT64 || t.dataType === onnx.TensorProto.DataType.INT32) && count <= SMALL;
+  return (t.dataType === onnx.TensorProto.DataType.INT64 || t.dataType === onnx.TensorProto.DataType.INT32) && count <= SHAPE_CONSTANT_MAX;
 }
 
 /** One line for a report or an assertion message. */

@@ -60,12 +60,12 @@ export class ResidentState {
     else this.replace(name, new ort.Tensor('float32', Float32Array.from(data), this.dims.get(name)!));
   }
 
-  /** Set the values to zero (accumulators after a step): in place on the CPU. */
+  /** Set host-resident values to zero, in place (accumulators after a step; on a GPU the apply graph resets its own sums). */
   zero(name: string): void {
     const t = this.tensors.get(name);
     if (!t) throw new Error(`no resident tensor "${name}"`);
-    if (t.location === 'cpu') (t.data as Float32Array).fill(0);
-    else this.replace(name, new ort.Tensor('float32', new Float32Array(t.size), this.dims.get(name)!));
+    if (t.location !== 'cpu') throw new Error(`ResidentState.zero: "${name}" lives on the device; the graph that updates it resets it`);
+    (t.data as Float32Array).fill(0);
   }
 
   private replace(name: string, t: ort.Tensor): void {
