@@ -13,21 +13,13 @@ import { TrainSession } from '../model/train-session.js';
 import { ort, SessionOptions } from '../runtime/session.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { StepOutput } from './loop.js';
-import { groupAdvantages, RewardOptions } from './rewards.js';
-import { RolloutEngine, RolloutOptions, RolloutRow, RolloutWeights } from './rollout.js';
+import { groupAdvantages } from './rewards.js';
+import { RolloutEngine, RolloutRow } from './rollout.js';
 import { RolloutBatch } from './rollout-batch.js';
-import { RewardReporter, rolloutRewards, RolloutDebug, rolloutRng } from './rl-common.js';
+import { RewardReporter, RlOptions, rolloutRewards, rolloutRng } from './rl-common.js';
 import { SessionTrainee } from './session-trainee.js';
 
-export interface GrpoOptions extends GrpoLossOptions {
-  /** prompt tokens kept (the last ones; MiniMind's --max_seq_len) */
-  maxPromptLen: number;
-  rollout: RolloutOptions;
-  rolloutWeights: RolloutWeights;
-  rewards: RewardOptions;
-  seed: number;
-  debug?: RolloutDebug;
-}
+export interface GrpoOptions extends GrpoLossOptions, RlOptions {}
 
 export class GrpoTrainee extends SessionTrainee<PromptBatch> {
   private constructor(policy: TrainSession, private reference: TrainSession, private engine: RolloutEngine, private tokenizer: MiniTokenizer | null,

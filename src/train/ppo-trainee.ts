@@ -19,26 +19,19 @@ import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { StepOutput, Trainee, UpdateClock } from './loop.js';
-import { RewardOptions } from './rewards.js';
-import { RewardReporter, rolloutRewards, RolloutDebug, rolloutRng } from './rl-common.js';
-import { RolloutEngine, RolloutOptions, RolloutRow, RolloutWeights } from './rollout.js';
+import { RewardReporter, RlOptions, rolloutRewards, rolloutRng } from './rl-common.js';
+import { RolloutEngine, RolloutRow } from './rollout.js';
 import { RolloutBatch } from './rollout-batch.js';
 
-export interface PpoOptions {
+export interface PpoOptions extends RlOptions {
   clipEpsilon: number; vfCoef: number; klCoef: number; gamma: number; lam: number; clipRangeValue: number;
   ppoUpdateIters: number; earlyStopKl: number; miniBatchSize: number;
   /** minibatches per optimizer update (MiniMind's --accumulation_steps) */
   accumulationSteps: number;
   /** the critic's learning rate over the actor's (both follow the schedule) */
   criticLrScale: number;
-  maxPromptLen: number;
-  rollout: RolloutOptions;
-  rolloutWeights: RolloutWeights;
-  rewards: RewardOptions;
-  seed: number;
   /** prompts per batch (for the nominal update count of the schedule) */
   batchSize: number;
-  debug?: RolloutDebug;
 }
 
 /** The critic's weight names in checkpoints: `critic.` before the model's names. */

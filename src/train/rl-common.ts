@@ -6,7 +6,18 @@ import { UserError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { MiniTokenizer } from '../tokenizer/tokenizer.js';
 import { computeRewards, RewardOptions, Rewards } from './rewards.js';
-import { RolloutRow } from './rollout.js';
+import { RolloutOptions, RolloutRow, RolloutWeights } from './rollout.js';
+
+/** What every RL trainee takes beside its loss's own settings. */
+export interface RlOptions {
+  /** prompt tokens kept (the last ones; MiniMind's --max_seq_len) */
+  maxPromptLen: number;
+  rollout: RolloutOptions;
+  rolloutWeights: RolloutWeights;
+  rewards: RewardOptions;
+  seed: number;
+  debug?: RolloutDebug;
+}
 
 /** The random stream of a micro-batch's rollouts: keyed on (seed, epoch, batch), so a resumed run samples what an uninterrupted one does. */
 export const rolloutRng = (seed: number, b: Pick<PromptBatch, 'epoch' | 'batch'>) => new Rng(drawKey(seed ^ 0x5a5a5a5a, b.epoch, b.batch));
